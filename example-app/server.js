@@ -1,0 +1,41 @@
+'use strict'
+// The example app: start it with `npm run example`, reload it with `npm run reload`,
+// stop it with `npm run stop` (all from the repository root, or from example-app/).
+const { appendFileSync } = require('node:fs')
+const { join } = require('node:path')
+const Fastify = require('fastify')
+const hotRestart = require('fastify-hot-restart')
+
+const app = Fastify({ logger: true })
+let served = 0
+
+async function main () {
+  await app.register(hotRestart, {
+    pidFile: join(__dirname, 'app.pid'),
+    drainTimeout: 10000
+  })
+
+  app.addHook('onResponse', async () => { served++ })
+
+  // Real cleanup: flush this generation's count of served requests to a file.
+  app.hotRestart.atExit(() => {
+    const line = `${new Date().toISOString()} pid ${process.pid} generation ${app.hotRestart.generation} served ${served}\n`
+    appendFileSync(join(__dirname, 'served.log'), line)
+    app.log.info({ served }, 'flushed the served-requests counter to example-app/served.log')
+  })
+
+  app.get('/', async () => ({ pid: process.pid, generation: app.hotRestart.generation, served }))
+
+  app.get('/slow', async (request) => {
+    const ms = Math.min(Number(request.query.ms) || 1000, 60000)
+    await new Promise(resolve => setTimeout(resolve, ms))
+    return { pid: process.pid, generation: app.hotRestart.generation, ms }
+  })
+
+  await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
+}
+
+main().catch(err => {
+  app.log.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,78 @@
+/**
+ * Cleanup hooks that run once, in the process that exits after handing over (or shutting
+ * down): after the drain, before `fastify.close()`. Each hook's error is logged with its index
+ * and isolated; all of them together are bounded by one timeout.
+ */
+
+/** A cleanup hook. It may return a promise. */
+export type AtExitHook = () => unknown
+
+/** Logger calls the hooks make; a pino logger fits. */
+export interface AtExitLogger {
+  error (obj: object, msg: string): void
+}
+
+/** What running the hooks gave. */
+export interface AtExitReport {
+  /** How many hooks ran. */
+  ran: number
+  /** Indexes of the hooks that threw or rejected. */
+  failed: number[]
+  /** Indexes of the hooks that had not settled at the timeout. */
+  timedOut: number[]
+}
+
+export class AtExitHooks {
+  private readonly hooks: Array<{ fn: AtExitHook }> = []
+  private ran = false
+
+  /**
+   * Registers a hook.
+   * @returns a function that unregisters it (a no-op once the hooks ran)
+   */
+  add (fn: AtExitHook): () => void {
+    const entry = { fn }
+    this.hooks.push(entry)
+    return () => {
+      const i = this.hooks.indexOf(entry)
+      if (i !== -1) this.hooks.splice(i, 1)
+    }
+  }
+
+  /** How many hooks are registered. */
+  get size (): number {
+    return this.hooks.length
+  }
+
+  /**
+   * Runs every hook at once (they are independent), each isolated; resolves when all settled or
+   * at `timeout` ms, whichever comes first. Runs at most once; later calls report nothing ran.
+   */
+  async run (timeout: number, log: AtExitLogger): Promise<AtExitReport> {
+    if (this.ran) return { ran: 0, failed: [], timedOut: [] }
+    this.ran = true
+    const hooks = this.hooks.splice(0)
+    const failed: number[] = []
+    const pending = new Set(hooks.map((_, i) => i))
+    const all = Promise.all(hooks.map(async ({ fn }, index) => {
+      try {
+        await fn()
+      } catch (err) {
+        failed.push(index)
+        log.error({ err, hook: index, name: fn.name || undefined }, `hot-restart: atExit hook ${index} failed`)
+      } finally {
+        pending.delete(index)
+      }
+    }))
+    let timer: NodeJS.Timeout | undefined
+    const timedOut = new Promise<void>(resolve => { timer = setTimeout(resolve, timeout) })
+    await Promise.race([all, timedOut])
+    clearTimeout(timer)
+    const late = [...pending]
+    for (const index of late) {
+      log.error({ hook: index, name: hooks[index]?.fn.name || undefined, atExitTimeout: timeout },
+        `hot-restart: atExit hook ${index} did not settle within atExitTimeout`)
+    }
+    return { ran: hooks.length, failed: failed.sort((a, b) => a - b), timedOut: late }
+  }
+}

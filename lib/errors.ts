@@ -1,0 +1,48 @@
+/**
+ * Every error this package raises, each with a code under one prefix:
+ * `FST_HOT_RESTART_`. Errors that describe a failed upgrade carry the details in `cause`
+ * (exit code, signal, the successor's first error line) as well as in the message.
+ */
+import createError from '@fastify/error'
+
+const P = 'FST_HOT_RESTART_'
+
+/** An option given to the plugin or to `hotRestart()` is invalid. Thrown at register time. */
+export const InvalidOptionError = createError<`${typeof P}INVALID_OPTION`, [string]>(
+  `${P}INVALID_OPTION`, 'fastify-hot-restart: %s')
+
+/** Reloading needs POSIX fd passing and signals; the platform has neither. */
+export const NotSupportedError = createError(
+  `${P}NOT_SUPPORTED`, 'fastify-hot-restart: %s is not supported on %s')
+
+/** An upgrade was requested while another is running. */
+export const UpgradeInProgressError = createError(
+  `${P}UPGRADE_IN_PROGRESS`, 'fastify-hot-restart: an upgrade is already in progress')
+
+/** An upgrade was requested before this process finished booting (listen + onListen). */
+export const NotReadyError = createError(
+  `${P}NOT_READY`, 'fastify-hot-restart: this process is not ready yet (it has not finished listening)')
+
+/** An upgrade was requested while this process's own predecessor is still draining. */
+export const PredecessorDrainingError = createError(
+  `${P}PREDECESSOR_DRAINING`, 'fastify-hot-restart: the predecessor (pid %s) is still draining; retry once it has exited')
+
+/** An upgrade was requested while this process is draining or shutting down. */
+export const ShuttingDownError = createError(
+  `${P}SHUTTING_DOWN`, 'fastify-hot-restart: this process is %s')
+
+/** The successor exited (or could not be started) before it said it was ready. */
+export const SuccessorExitedError = createError(
+  `${P}SUCCESSOR_EXITED`, 'fastify-hot-restart: the successor (pid %s) %s before it was ready%s')
+
+/** The successor did not say it was ready within `readyTimeout`; it was killed. */
+export const SuccessorTimeoutError = createError(
+  `${P}SUCCESSOR_TIMEOUT`, 'fastify-hot-restart: the successor (pid %s) was not ready within %s ms and was killed')
+
+/** The manifest handed over by a predecessor is malformed or does not match the fds. */
+export const BadManifestError = createError(
+  `${P}BAD_MANIFEST`, 'fastify-hot-restart: cannot use the sockets handed over by the predecessor: %s')
+
+/** The pid file cannot be written. */
+export const PidFileError = createError(
+  `${P}PID_FILE`, 'fastify-hot-restart: cannot write the pid file %s: %s')

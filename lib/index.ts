@@ -1,0 +1,104 @@
+/**
+ * The Fastify plugin: options, decorators and wiring to the process's upgrader. Nothing else.
+ */
+import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import type { AtExitHook } from './at-exit'
+import * as errors from './errors'
+import { resolveOptions, type HotRestartOptions } from './options'
+import { sharedUpgrader, type UpgradeResult } from './upgrader'
+
+export type { HotRestartOptions } from './options'
+export type { UpgradeResult } from './upgrader'
+export type { AtExitHook } from './at-exit'
+export * from './errors'
+
+/** What `app.hotRestart` offers. */
+export interface HotRestart {
+  /**
+   * Registers a cleanup hook, run once in the process that exits after handing over or
+   * shutting down: after the drain, before `fastify.close()`.
+   * @returns a function that unregisters the hook
+   */
+  atExit (fn: AtExitHook): () => void
+  /**
+   * Starts an upgrade, as the reload signal does. Resolves once the successor is ready (this
+   * process then drains and exits); rejects with a coded error, and keeps serving, otherwise.
+   */
+  upgrade (): Promise<UpgradeResult>
+  /** 1 for the first process, +1 for each successor. */
+  readonly generation: number
+  /** True once this process drains (it handed over, or it is shutting down). */
+  readonly draining: boolean
+  /** Resolves when this process's predecessor has exited (at once in the first generation). */
+  readonly predecessorExited: Promise<void>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    hotRestart: HotRestart
+  }
+}
+
+const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartPlugin (fastify: FastifyInstance, opts) {
+  const options = resolveOptions(opts)
+  if (process.platform === 'win32') {
+    fastify.log.warn('fastify-hot-restart: reloading is not supported on Windows; the app runs, upgrade() and the reload signal are unavailable')
+  }
+  const { upgrader, created } = sharedUpgrader(options, fastify.log)
+  if (!created && upgrader.options.signal !== options.signal) {
+    fastify.log.warn({ signal: upgrader.options.signal }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
+  }
+  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
+
+  if (created && options.closeWithGrace !== false) {
+    const cwgOptions = options.closeWithGrace
+    const { uninstall } = closeWithGrace({
+      delay: options.drainTimeout + options.atExitTimeout + 5000,
+      logger: { error: (msg: unknown) => fastify.log.error(msg) },
+      ...cwgOptions,
+      // our reload signal must never turn into a shutdown
+      skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]
+    } as closeWithGrace.Options, async ({ signal, err }) => {
+      if (err !== undefined) {
+        fastify.log.error({ err }, 'hot-restart: shutting down after an uncaught error')
+        if (upgrader.state === 'booting') upgrader.predecessor?.sendError(err)
+      } else {
+        fastify.log.info({ signal }, 'hot-restart: shutting down')
+      }
+      await upgrader.shutdown()
+    })
+    upgrader.onDispose(uninstall)
+  }
+
+  const predecessorExited = upgrader.predecessor?.exited ?? Promise.resolve()
+  fastify.decorate('hotRestart', {
+    atExit: (fn: AtExitHook) => {
+      if (typeof fn !== 'function') throw new errors.InvalidOptionError(`Expected the atExit hook to be a function, got ${typeof fn}`)
+      return upgrader.atExit(fn)
+    },
+    upgrade: () => upgrader.upgrade(),
+    get generation () { return upgrader.generation },
+    get draining () { return upgrader.draining },
+    predecessorExited
+  } satisfies HotRestart)
+
+  // ready once the onListen hooks registered after this one have run too
+  fastify.addHook('onListen', function (done) {
+    setImmediate(listening)
+    done()
+  })
+  fastify.addHook('onClose', function (_instance, done) {
+    remove()
+    if (upgrader.participantCount === 0 && upgrader.state !== 'draining') upgrader.dispose()
+    done()
+  })
+}
+
+/** The Fastify plugin. `await app.register(hotRestart, options)`. */
+export const hotRestart = fp(plugin, { fastify: '5.x', name: 'fastify-hot-restart' })
+export default hotRestart
+
+// `require('fastify-hot-restart')` gives the plugin itself, as official Fastify plugins do
+module.exports = Object.assign(hotRestart, errors, { default: hotRestart, hotRestart })

@@ -1,0 +1,135 @@
+/**
+ * The options shared by the Fastify plugin and the node:http adapter, their defaults and
+ * their validation. Validation throws `FST_HOT_RESTART_INVALID_OPTION` naming the option,
+ * what was expected and what was given.
+ */
+import { InvalidOptionError } from './errors'
+
+/** Options of the Fastify plugin (and of the node:http adapter, less `closeWithGrace`). */
+export interface HotRestartOptions {
+  /** The signal that starts an upgrade. Never `SIGUSR1` (Node's inspector). @default 'SIGUSR2' */
+  signal?: NodeJS.Signals
+  /** Where each generation writes its pid once it is ready (atomically). @default undefined (none) */
+  pidFile?: string
+  /** How long a successor has to become ready before it is killed. @default 60000 (ms) */
+  readyTimeout?: number
+  /** How long the predecessor waits for in-flight requests before it closes them. @default 30000 (ms) */
+  drainTimeout?: number
+  /** How long all `atExit` hooks together may take. @default 10000 (ms) */
+  atExitTimeout?: number
+  /**
+   * Graceful SIGTERM/SIGINT through close-with-grace (the reload signal is skipped):
+   * `true`, `false`, or close-with-grace options (`delay`, `skip`, ...).
+   * @default true
+   */
+  closeWithGrace?: boolean | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
+}
+
+/** The options once defaults are applied. */
+export interface ResolvedOptions {
+  signal: NodeJS.Signals
+  pidFile: string | undefined
+  readyTimeout: number
+  drainTimeout: number
+  atExitTimeout: number
+  closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
+}
+
+export const defaults = {
+  signal: 'SIGUSR2',
+  readyTimeout: 60_000,
+  drainTimeout: 30_000,
+  atExitTimeout: 10_000
+} as const
+
+// Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
+const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'closeWithGrace'])
+// setTimeout cannot wait longer than this
+const MAX_TIMEOUT = 2 ** 31 - 1
+
+/** Describes a value for an error message: `"5s"` (string), `-1` (number), `null`. */
+export function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return `${JSON.stringify(value)} (array)`
+  if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`
+  if (typeof value === 'bigint') return `${value}n (bigint)`
+  if (typeof value === 'symbol') return `${String(value)} (symbol)`
+  if (typeof value === 'object') return `${JSON.stringify(value)} (object)`
+  return `\`${JSON.stringify(value) ?? String(value)}\` (${typeof value})`
+}
+
+function invalid (name: string, expected: string, value: unknown): Error {
+  return new InvalidOptionError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`)
+}
+
+function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout'): number {
+  const value = options[name]
+  if (value === undefined) return defaults[name]
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMEOUT) {
+    throw invalid(name, `a positive integer number of milliseconds no larger than ${MAX_TIMEOUT}`, value)
+  }
+  return value
+}
+
+/**
+ * Checks the options and applies the defaults.
+ * @param withCloseWithGrace whether `closeWithGrace` is an accepted option (the Fastify plugin)
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function resolveOptions (options: unknown, withCloseWithGrace = true): ResolvedOptions {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalid('options', 'an object', options)
+  }
+  const opts = options as Record<string, unknown>
+  for (const key of Object.keys(opts)) {
+    // Fastify passes its own register options (prefix, logLevel...) along with ours.
+    if (!knownOptions.has(key) && !fastifyRegisterOptions.has(key)) {
+      throw new InvalidOptionError(`Unknown option \`${key}\`; known options are ${[...knownOptions].join(', ')}`)
+    }
+  }
+
+  const signal = opts.signal ?? defaults.signal
+  if (typeof signal !== 'string' || !/^SIG[A-Z0-9]+$/.test(signal) || forbiddenSignals.has(signal)) {
+    throw invalid('signal', 'a catchable signal name such as "SIGUSR2" or "SIGHUP" (not SIGUSR1, SIGKILL or SIGSTOP)', opts.signal)
+  }
+
+  const pidFile = opts.pidFile
+  if (pidFile !== undefined && (typeof pidFile !== 'string' || pidFile.length === 0 || pidFile.includes('\0'))) {
+    throw invalid('pidFile', 'a non-empty file path', pidFile)
+  }
+
+  let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
+  const cwg = opts.closeWithGrace ?? withCloseWithGrace
+  if (!withCloseWithGrace && opts.closeWithGrace !== undefined) {
+    throw new InvalidOptionError('Unknown option `closeWithGrace`; it is an option of the Fastify plugin only')
+  }
+  if (cwg === true) {
+    closeWithGrace = {}
+  } else if (cwg !== false) {
+    if (typeof cwg !== 'object' || Array.isArray(cwg)) {
+      throw invalid('closeWithGrace', 'a boolean or an object of close-with-grace options', opts.closeWithGrace)
+    }
+    const delay = (cwg as Record<string, unknown>).delay
+    if (delay !== undefined && delay !== null && delay !== false && (typeof delay !== 'number' || !Number.isInteger(delay) || delay <= 0)) {
+      throw invalid('closeWithGrace.delay', 'a positive integer number of milliseconds, or false', delay)
+    }
+    const skip = (cwg as Record<string, unknown>).skip
+    if (skip !== undefined && (!Array.isArray(skip) || !skip.every(s => typeof s === 'string'))) {
+      throw invalid('closeWithGrace.skip', 'an array of event names', skip)
+    }
+    closeWithGrace = cwg as ResolvedOptions['closeWithGrace']
+  }
+
+  return {
+    signal: signal as NodeJS.Signals,
+    pidFile: pidFile as string | undefined,
+    readyTimeout: timeout(opts, 'readyTimeout'),
+    drainTimeout: timeout(opts, 'drainTimeout'),
+    atExitTimeout: timeout(opts, 'atExitTimeout'),
+    closeWithGrace
+  }
+}
+
+const fastifyRegisterOptions = new Set(['prefix', 'logLevel', 'logSerializers'])

@@ -1,0 +1,44 @@
+/**
+ * The successor's handle on the predecessor that spawned it, over the IPC channel that the
+ * predecessor opened: say "ready" (or why the boot failed), and learn when the predecessor is
+ * gone (the channel closes when either side dies).
+ */
+import type { SuccessorMessage } from './successor'
+
+export interface Predecessor {
+  readonly pid: number
+  /** True until the predecessor has exited (its end of the channel closed). */
+  readonly alive: boolean
+  /** Resolves when the predecessor has exited. */
+  readonly exited: Promise<void>
+  /** Tells the predecessor that this process is ready. */
+  sendReady (): void
+  /** Tells the predecessor why this process failed to boot (the first line is shown to the user). */
+  sendError (err: unknown): void
+}
+
+/**
+ * Connects to the predecessor over this process's IPC channel. The channel does not keep the
+ * process alive.
+ */
+export function connectPredecessor (pid: number, proc: NodeJS.Process = process): Predecessor {
+  let alive = proc.connected === true
+  const exited = alive
+    ? new Promise<void>(resolve => proc.once('disconnect', () => { alive = false; resolve() }))
+    : Promise.resolve()
+  proc.channel?.unref()
+  const send = (message: SuccessorMessage): void => {
+    if (!alive || typeof proc.send !== 'function') return
+    try { proc.send(message) } catch {}
+  }
+  return {
+    pid,
+    get alive () { return alive },
+    exited,
+    sendReady () { send({ hotRestart: 'ready', pid: proc.pid }) },
+    sendError (err) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      send({ hotRestart: 'error', message })
+    }
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Inherit-or-listen. One hook on `net.Server.prototype.listen` per process does two things:
+ * - it records every server of the process that listens on TCP or a unix socket, with what its
+ *   code asked for, so that an upgrade can hand all of them over;
+ * - in a successor, it turns a `listen()` whose request matches an inherited socket into a
+ *   listen on that socket's fd, so the socket is never closed and never bound twice.
+ * Every server is covered, including the extra ones Fastify creates for `localhost`.
+ */
+import { closeSync } from 'node:fs'
+import net from 'node:net'
+import { BadManifestError } from './errors'
+import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
+
+/** A server of this process that is listening, and what was asked for. */
+export interface Listener {
+  server: net.Server
+  requested: ListenRequest
+  /** The inherited socket it serves, if any. */
+  inherited?: SocketEntry
+}
+
+interface ParsedListen {
+  request: ListenRequest | null
+  backlog?: number
+  signal?: AbortSignal
+  cb?: (...args: unknown[]) => void
+}
+
+type ListenFn = (this: net.Server, ...args: unknown[]) => net.Server
+
+function isPort (v: unknown): boolean {
+  return typeof v === 'number' || (typeof v === 'string' && v !== '' && Number.isFinite(Number(v)))
+}
+
+/** Understands the forms `listen()` accepts (see node's `normalizeArgs`). */
+export function parseListenArgs (args: unknown[]): ParsedListen {
+  const last = args[args.length - 1]
+  const cb = typeof last === 'function' ? last as ParsedListen['cb'] : undefined
+  const first = args[0]
+  if (first === undefined || typeof first === 'function') return { request: { host: '', port: 0 }, cb }
+  if (typeof first === 'object' && first !== null) {
+    const o = first as Record<string, unknown>
+    if (o.handle !== undefined || o._handle !== undefined || o.fd !== undefined) return { request: null, cb }
+    const common = { cb, backlog: typeof o.backlog === 'number' ? o.backlog : undefined, signal: o.signal as AbortSignal | undefined }
+    if (typeof o.path === 'string') return { request: { host: '', port: 0, path: o.path }, ...common }
+    return { request: { host: typeof o.host === 'string' ? o.host : '', port: o.port === undefined ? 0 : Number(o.port) }, ...common }
+  }
+  if (isPort(first)) {
+    const host = typeof args[1] === 'string' ? args[1] : ''
+    const rest = args.slice(typeof args[1] === 'string' ? 2 : 1)
+    return { request: { host, port: Number(first) }, backlog: typeof rest[0] === 'number' ? rest[0] : undefined, cb }
+  }
+  if (typeof first === 'string') {
+    return { request: { host: '', port: 0, path: first }, backlog: typeof args[1] === 'number' ? args[1] : undefined, cb }
+  }
+  return { request: null, cb }
+}
+
+/** Whether an inherited socket serves what a listen call asks for. */
+export function matches (entry: SocketEntry, req: ListenRequest): boolean {
+  if (req.path !== undefined) return entry.kind === 'unix' && (entry.path === req.path || entry.requested.path === req.path)
+  if (entry.kind !== 'tcp') return false
+  if (entry.requested.host === req.host && entry.requested.port === req.port) return true
+  return req.port !== 0 && entry.port === req.port && (entry.address === req.host || entry.requested.host === req.host)
+}
+
+/** The fd of a listening server's handle, if it has one. */
+export function fdOf (server: net.Server): number | undefined {
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+}
+
+/** Whether a bound address is the one the manifest names. */
+function sameAddress (server: net.Server, entry: SocketEntry): boolean {
+  const address = server.address()
+  if (entry.kind === 'unix') return true // a pipe opened from an fd cannot tell its path
+  return address !== null && typeof address === 'object' && address.port === entry.port && address.address === entry.address
+}
+
+/** Logger calls the hook makes; a pino logger fits. */
+export interface SocketsLogger {
+  info (obj: object, msg: string): void
+}
+
+/**
+ * The process-wide registry of listening servers and inherited sockets.
+ */
+export class Sockets {
+  readonly listeners = new Set<Listener>()
+  private readonly unclaimed: SocketEntry[]
+  private original: ListenFn | undefined
+  private readonly log: SocketsLogger | undefined
+  /** Called for every server that starts listening through the hook. */
+  onListening: ((listener: Listener) => void) | undefined
+
+  private readonly inheritedCount: number
+
+  constructor (inherited: SocketEntry[] = [], log?: SocketsLogger) {
+    this.unclaimed = [...inherited]
+    this.inheritedCount = inherited.length
+    this.log = log
+  }
+
+  /**
+   * Patches `net.Server.prototype.listen` for this registry.
+   * @returns a remover that restores the original
+   */
+  install (): () => void {
+    if (this.original !== undefined) return () => this.uninstall()
+    const original = net.Server.prototype.listen as unknown as ListenFn
+    this.original = original
+    const self = this
+    const hooked = function listen (this: net.Server, ...args: unknown[]): net.Server {
+      return self.listen(this, original, args)
+    }
+    net.Server.prototype.listen = hooked as unknown as typeof net.Server.prototype.listen
+    return () => this.uninstall()
+  }
+
+  private uninstall (): void {
+    if (this.original !== undefined) net.Server.prototype.listen = this.original as unknown as typeof net.Server.prototype.listen
+    this.original = undefined
+  }
+
+  private listen (server: net.Server, original: ListenFn, args: unknown[]): net.Server {
+    const parsed = parseListenArgs(args)
+    const request = parsed.request
+    if (request === null) {
+      // a handle or an fd: serve it as asked, and record it under its actual address
+      server.once('listening', () => this.record(server, undefined, undefined))
+      return original.apply(server, args)
+    }
+    const index = this.unclaimed.findIndex(entry => matches(entry, request))
+    if (index === -1) {
+      server.once('listening', () => this.record(server, request, undefined))
+      return original.apply(server, args)
+    }
+    const [entry] = this.unclaimed.splice(index, 1) as [SocketEntry]
+    server.once('listening', () => this.record(server, request, entry))
+    const options: Record<string, unknown> = { fd: entry.fd }
+    if (parsed.backlog !== undefined) options.backlog = parsed.backlog
+    if (parsed.signal !== undefined) options.signal = parsed.signal
+    return parsed.cb ? original.call(server, options, parsed.cb) : original.call(server, options)
+  }
+
+  private record (server: net.Server, request: ListenRequest | undefined, entry: SocketEntry | undefined): void {
+    if (entry !== undefined) {
+      if (entry.kind === 'unix') {
+        // net.Server#address() falls back to the name it was given; an fd has none
+        (server as unknown as { _pipeName?: string })._pipeName = entry.path
+      } else if (!sameAddress(server, entry)) {
+        const got = JSON.stringify(server.address())
+        server.close()
+        server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`))
+        return
+      }
+      this.log?.info({ fd: entry.fd, address: describeEntry(entry) }, 'hot-restart: serving an inherited socket')
+    }
+    const address = server.address()
+    const requested = request ?? (typeof address === 'string'
+      ? { host: '', port: 0, path: address }
+      : { host: address?.address ?? '', port: address?.port ?? 0 })
+    const listener: Listener = { server, requested, inherited: entry }
+    if (entry === undefined && this.inheritedAny) {
+      this.log?.info({ address: describeAddress(address) }, 'hot-restart: no inherited socket matches; bound a new one')
+    }
+    this.listeners.add(listener)
+    server.once('close', () => this.listeners.delete(listener))
+    this.onListening?.(listener)
+  }
+
+  /** Whether this process was handed any sockets. */
+  get inheritedAny (): boolean {
+    return this.inheritedCount > 0
+  }
+
+  /**
+   * Closes the inherited sockets that no listen call claimed (once the successor is ready).
+   * @returns the entries closed
+   */
+  closeUnclaimed (): SocketEntry[] {
+    const closed = this.unclaimed.splice(0)
+    for (const entry of closed) {
+      try { closeSync(entry.fd) } catch {}
+    }
+    return closed
+  }
+}
+
+/**
+ * Describes the listening servers for a successor: the manifest entries (fd 3, 4, ... in the
+ * order of `listeners`) and the fds to put at those positions of its stdio.
+ */
+export function handOver (listeners: Iterable<Listener>): { entries: SocketEntry[], fds: number[] } {
+  const entries: SocketEntry[] = []
+  const fds: number[] = []
+  for (const { server, requested } of listeners) {
+    const fd = fdOf(server)
+    const address = server.address()
+    if (fd === undefined || !server.listening || address === null) continue
+    const position = FIRST_FD + fds.length
+    if (typeof address === 'string') {
+      entries.push({ fd: position, kind: 'unix', requested, path: address })
+    } else {
+      entries.push({ fd: position, kind: 'tcp', requested, address: address.address, port: address.port })
+    }
+    fds.push(fd)
+  }
+  return { entries, fds }
+}
+
+/** `127.0.0.1:3000`, `[::1]:3000` or a unix socket path. */
+export function describeEntry (entry: SocketEntry): string {
+  if (entry.kind === 'unix') return entry.path as string
+  return entry.address?.includes(':') ? `[${entry.address}]:${entry.port}` : `${entry.address}:${entry.port}`
+}
+
+function describeAddress (address: ReturnType<net.Server['address']>): string {
+  if (address === null) return 'unknown'
+  if (typeof address === 'string') return address
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`
+}

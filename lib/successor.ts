@@ -1,0 +1,111 @@
+/**
+ * The predecessor's handle on the successor it spawns: spawn it with the listening fds and the
+ * manifest, wait until it says it is ready, exits, or runs out of time; kill it on failure and
+ * wait for its exit, so that no zombie and no fd is left behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
+import { successorEnv, type Manifest } from './manifest'
+
+/** Messages a successor sends to its predecessor over the IPC channel. */
+export type SuccessorMessage =
+  | { hotRestart: 'ready', pid: number }
+  | { hotRestart: 'error', message: string }
+
+/** How long a successor that is being killed gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE = 2000
+
+export interface SpawnOptions {
+  manifest: Manifest
+  /** The listening fds, in manifest order. */
+  fds: number[]
+  readyTimeout: number
+  /** The command to run; defaults to this process's own (execPath, execArgv, argv). */
+  execPath?: string
+  args?: string[]
+  env?: NodeJS.ProcessEnv
+}
+
+export interface Successor {
+  readonly pid: number | undefined
+  readonly process: ChildProcess
+  /** Resolves once the successor said it is ready; rejects with a coded error otherwise. */
+  readonly ready: Promise<{ pid: number, readyMs: number }>
+  /** Kills the successor (SIGTERM, then SIGKILL after KILL_GRACE) and resolves once it exited. */
+  kill (): Promise<void>
+}
+
+function describeExit (code: number | null, signal: NodeJS.Signals | null): string {
+  return signal !== null ? `was killed by ${signal}` : `exited with code ${code}`
+}
+
+/** Spawns the successor and follows it until it is ready or has failed. */
+export function spawnSuccessor (options: SpawnOptions): Successor {
+  const started = performance.now()
+  const execPath = options.execPath ?? process.execPath
+  const args = options.args ?? [...process.execArgv, ...process.argv.slice(1)]
+  const child = spawn(execPath, args, {
+    cwd: options.manifest.cwd,
+    env: successorEnv(options.env ?? process.env, options.manifest),
+    stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],
+    serialization: 'json'
+  })
+  let exited = false
+  let firstError: string | undefined
+  const exit = new Promise<void>(resolve => {
+    child.once('exit', () => { exited = true; resolve() })
+    child.once('error', () => { if (child.pid === undefined) { exited = true; resolve() } })
+  })
+
+  const kill = async (): Promise<void> => {
+    if (exited) return
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE)
+    await exit
+    clearTimeout(timer)
+  }
+
+  const ready = new Promise<{ pid: number, readyMs: number }>((resolve, reject) => {
+    let settled = false
+    const finish = (err: Error | undefined): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      child.removeListener('message', onMessage)
+      if (err === undefined) {
+        resolve({ pid: child.pid as number, readyMs: Math.round(performance.now() - started) })
+      } else {
+        // the error is reported once the successor is gone, so that nothing it holds outlives it
+        kill().then(() => reject(err), /* c8 ignore next */ () => reject(err))
+      }
+    }
+    const onMessage = (message: SuccessorMessage): void => {
+      if (message === null || typeof message !== 'object') return
+      if (message.hotRestart === 'ready') finish(undefined)
+      if (message.hotRestart === 'error' && firstError === undefined) firstError = String(message.message).split('\n')[0]
+    }
+    const timer = setTimeout(() => {
+      finish(new SuccessorTimeoutError(child.pid, options.readyTimeout))
+    }, options.readyTimeout)
+    child.on('message', onMessage)
+    child.once('exit', (code, signal) => {
+      const why = firstError === undefined ? '' : `: ${firstError}`
+      const err = new SuccessorExitedError(child.pid, describeExit(code, signal), why)
+      err.cause = { exitCode: code, signal, firstError }
+      finish(err)
+    })
+    child.once('error', (spawnError) => {
+      if (child.pid !== undefined) return
+      const err = new SuccessorExitedError(undefined, `could not be started (${spawnError.message})`, '')
+      err.cause = spawnError
+      finish(err)
+    })
+  })
+
+  return {
+    get pid () { return child.pid },
+    process: child,
+    ready,
+    kill
+  }
+}

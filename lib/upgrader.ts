@@ -1,0 +1,352 @@
+/**
+ * The framework-free core: one upgrader per process, shared by every app in it.
+ *
+ * Invariants (DESIGN.md section 2), each kept here:
+ * 1. At most two generations at once, at most one of them not ready: an upgrade is refused
+ *    while this process's own predecessor is alive, and while another upgrade runs.
+ * 2. The listening sockets are never closed while a generation is alive: they are handed over
+ *    by fd, and the predecessor only closes its own copy once the successor is ready.
+ * 3. The predecessor accepts until the successor says ready (listen done on every app, onListen
+ *    hooks run); a successor that exits or misses `readyTimeout` is killed and nothing changes.
+ * 4. One upgrade at a time; every refusal has its own code (in progress, not ready, predecessor
+ *    draining, shutting down).
+ * 5. The drain never makes a client fail: see drain.ts.
+ * 6. atExit hooks run once, after the drain and before the apps close; never in a process
+ *    whose upgrade failed (it keeps serving).
+ * 7. Nothing leaks: the fds are passed by number (no dups in the predecessor), the successor
+ *    closes the inherited fds nobody claimed, and the IPC channel dies with the predecessor.
+ */
+import { realpathSync } from 'node:fs'
+import type net from 'node:net'
+import { AtExitHooks, type AtExitHook, type AtExitReport } from './at-exit'
+import { drain, trackConnections, type DrainReport } from './drain'
+import {
+  NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
+  UpgradeInProgressError
+} from './errors'
+import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
+import type { ResolvedOptions } from './options'
+import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { connectPredecessor, type Predecessor } from './predecessor'
+import { handOver, Sockets, type Listener } from './sockets'
+import { spawnSuccessor, type Successor } from './successor'
+
+/** A pino-compatible logger. */
+export interface Logger {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+/** What a successful upgrade resolves with. */
+export interface UpgradeResult {
+  /** The successor's pid. */
+  pid: number
+  /** The successor's generation. */
+  generation: number
+  /** From the start of the upgrade to the successor's "ready" (ms). */
+  readyMs: number
+}
+
+/** An app served by this process: a Fastify instance or a node:http server. */
+export interface Participant {
+  /** For logs. */
+  readonly name: string
+  /** Closes the app once drained (fastify.close()). */
+  close (): Promise<void>
+}
+
+export type UpgraderState = 'booting' | 'serving' | 'upgrading' | 'draining' | 'closed'
+
+/** What the process provides; replaced in tests. */
+export interface ProcessSeam {
+  exit (code: number): void
+  platform: NodeJS.Platform
+}
+
+const realProcess: ProcessSeam = {
+  exit: (code) => process.exit(code),
+  platform: process.platform
+}
+
+/** The working directory the first generation started in, as the user named it (PWD). */
+function initialCwd (): string {
+  const pwd = process.env.PWD
+  try {
+    if (pwd !== undefined && realpathSync(pwd) === process.cwd()) return pwd
+  } catch {}
+  return process.cwd()
+}
+
+let manifestRead = false
+
+export class Upgrader {
+  readonly generation: number
+  readonly atExitHooks = new AtExitHooks()
+  readonly sockets: Sockets
+  readonly predecessor: Predecessor | undefined
+  readonly options: ResolvedOptions
+  state: UpgraderState = 'booting'
+  private readonly log: Logger
+  private readonly cwd: string
+  private readonly participants = new Map<Participant, boolean>()
+  private readonly removeListenHook: () => void
+  private readonly disposers: Array<() => void> = []
+  private readonly onSignal: () => void
+  private readonly seam: ProcessSeam
+  private readonly pidFile: string | undefined
+  private successor: Successor | undefined
+  private closing: Promise<void> | undefined
+  private attempt = 0
+  private readonly attempts: Record<string, AttemptStatus> = {}
+
+  constructor (options: ResolvedOptions, log: Logger, seam: ProcessSeam = realProcess) {
+    this.options = options
+    this.log = log
+    this.seam = seam
+    this.pidFile = options.pidFile === undefined ? undefined : checkPidFile(options.pidFile)
+
+    const reading = manifestRead ? { kind: 'none' as const } : readManifestOrReport()
+    manifestRead = true
+    let manifest: Manifest | undefined
+    if (reading.kind === 'foreign') {
+      log.warn({ manifestPid: reading.pid, ppid: process.ppid },
+        'hot-restart: ignoring a manifest in the environment that another process left (its pid is not our parent\'s); binding fresh sockets')
+    } else if (reading.kind === 'ours') {
+      manifest = reading.manifest
+    }
+    this.generation = manifest?.generation ?? 1
+    this.cwd = manifest?.cwd ?? initialCwd()
+    this.predecessor = manifest === undefined ? undefined : connectPredecessor(manifest.pid)
+    this.predecessor?.exited.then(() => {
+      if (this.state !== 'closed') log.info({ predecessorPid: manifest?.pid }, 'hot-restart: the predecessor has exited')
+    })
+
+    this.sockets = new Sockets(manifest?.sockets ?? [], log)
+    this.sockets.onListening = (listener: Listener) => {
+      this.disposers.push(trackConnections(listener.server))
+    }
+    this.removeListenHook = this.sockets.install()
+
+    this.onSignal = () => {
+      this.upgrade().catch(() => { /* logged by upgrade() */ })
+    }
+    if (seam.platform !== 'win32') process.on(options.signal, this.onSignal)
+  }
+
+  /** True once this process drains (it handed over, or it is shutting down). */
+  get draining (): boolean {
+    return this.state === 'draining' || this.state === 'closed'
+  }
+
+  /** Registers a cleanup hook; see AtExitHooks. */
+  atExit (fn: AtExitHook): () => void {
+    return this.atExitHooks.add(fn)
+  }
+
+  /**
+   * Adds an app. The process is ready once every app added has listened.
+   * @returns the function to call once the app listens
+   */
+  addParticipant (participant: Participant): { listening: () => void, remove: () => void } {
+    this.participants.set(participant, false)
+    return {
+      listening: () => {
+        if (!this.participants.has(participant)) return
+        this.participants.set(participant, true)
+        if ([...this.participants.values()].every(Boolean)) this.becomeReady()
+      },
+      remove: () => {
+        this.participants.delete(participant)
+      }
+    }
+  }
+
+  /** How many apps share this upgrader. */
+  get participantCount (): number {
+    return this.participants.size
+  }
+
+  private becomeReady (): void {
+    if (this.state !== 'booting') return
+    this.state = 'serving'
+    const closed = this.sockets.closeUnclaimed()
+    if (closed.length > 0) {
+      this.log.info({ fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
+    }
+    this.predecessor?.sendReady()
+    if (this.pidFile !== undefined) {
+      try {
+        writeServing(this.pidFile, process.pid, this.generation)
+      } catch (err) {
+        this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
+      }
+    }
+    this.log.info({ pid: process.pid, generation: this.generation }, 'hot-restart: ready')
+  }
+
+  private refusal (): Error | undefined {
+    if (this.seam.platform === 'win32') return new NotSupportedError('upgrade()', 'Windows')
+    if (this.state === 'draining' || this.state === 'closed') return new ShuttingDownError('draining or shutting down')
+    if (this.state === 'upgrading') return new UpgradeInProgressError()
+    if (this.state === 'booting') return new NotReadyError()
+    if (this.predecessor?.alive === true) return new PredecessorDrainingError(this.predecessor.pid)
+    return undefined
+  }
+
+  private record (attempt: number, status: AttemptStatus): void {
+    this.attempts[attempt] = status
+    if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
+    // another process may serve from this pid file now (our successor): never write over it
+    if (readStatus(this.pidFile)?.pid !== process.pid) return
+    try {
+      writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+    } catch (err) {
+      this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
+    }
+  }
+
+  /**
+   * Replaces this process with a fresh one on the same sockets. Resolves once the successor is
+   * ready (this process then drains and exits); rejects with a coded error, and keeps serving,
+   * if the upgrade is refused or the successor fails.
+   */
+  async upgrade (): Promise<UpgradeResult> {
+    const attempt = ++this.attempt
+    const refused = this.refusal()
+    if (refused !== undefined) {
+      this.log.warn({ code: (refused as { code?: string }).code, pid: process.pid }, `hot-restart: upgrade refused: ${refused.message}`)
+      this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
+      throw refused
+    }
+    this.state = 'upgrading'
+    this.record(attempt, { state: 'upgrading' })
+    const started = performance.now()
+    const { entries, fds } = handOver(this.sockets.listeners)
+    const generation = this.generation + 1
+    const successor = spawnSuccessor({
+      manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
+      fds,
+      readyTimeout: this.options.readyTimeout
+    })
+    this.successor = successor
+    this.log.info({ successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
+    let ready
+    try {
+      ready = await successor.ready
+    } catch (err) {
+      this.successor = undefined
+      if (this.state === 'upgrading') this.state = 'serving'
+      const e = err as Error & { code?: string, cause?: unknown }
+      this.log.error({ err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
+        `hot-restart: upgrade failed; still serving: ${e.message}`)
+      this.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
+      throw err
+    }
+    const readyAt = performance.now()
+    this.successor = undefined
+    successor.process.unref()
+    this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
+      .catch(/* c8 ignore next */ () => {})
+    return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }
+  }
+
+  /**
+   * Shuts this process down gracefully: stops a successor that is booting, drains, runs the
+   * atExit hooks, closes the apps. Resolves when done; the caller exits.
+   */
+  shutdown (): Promise<void> {
+    return this.finish('shutdown', undefined)
+  }
+
+  private finish (reason: 'upgrade' | 'shutdown', upgrade: { successorPid: number, generation: number, signalToReadyMs: number, readyAt: number } | undefined): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.successor !== undefined) {
+        this.log.info({ successorPid: this.successor.pid }, 'hot-restart: stopping the successor that is booting')
+        await this.successor.kill()
+      }
+      this.state = 'draining'
+      if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
+      const servers = new Set<net.Server>([...this.sockets.listeners].map(l => l.server))
+      const drained: DrainReport = await drain(servers, this.options.drainTimeout)
+      if (drained.forced > 0) {
+        this.log.warn({ forced: drained.forced, forcedRequests: drained.forcedRequests, drainTimeout: this.options.drainTimeout },
+          'hot-restart: drainTimeout reached; closed the remaining connections')
+      }
+      const drainedAt = performance.now()
+      const hooks: AtExitReport = await this.atExitHooks.run(this.options.atExitTimeout, this.log)
+      await this.closeParticipants()
+      if (reason === 'shutdown' && this.pidFile !== undefined) removeIfOurs(this.pidFile, process.pid)
+      this.dispose()
+      const timings = upgrade === undefined
+        ? { drainMs: drained.durationMs, drainedToExitMs: Math.round(performance.now() - drainedAt) }
+        : {
+            signalToReadyMs: upgrade.signalToReadyMs,
+            readyToDrainedMs: Math.round(drainedAt - upgrade.readyAt),
+            drainedToExitMs: Math.round(performance.now() - drainedAt)
+          }
+      this.log.info({
+        hotRestart: {
+          reason,
+          predecessorPid: process.pid,
+          successorPid: upgrade?.successorPid,
+          generation: upgrade?.generation ?? this.generation,
+          ...timings,
+          closedIdle: drained.closedIdle,
+          forced: drained.forced,
+          atExitHooks: hooks.ran,
+          atExitFailed: hooks.failed.length + hooks.timedOut.length
+        }
+      }, reason === 'upgrade' ? 'hot-restart: handed over; exiting' : 'hot-restart: shut down')
+      if (reason === 'upgrade') this.seam.exit(0)
+    })()
+    return this.closing
+  }
+
+  private async closeParticipants (): Promise<void> {
+    await Promise.all([...this.participants.keys()].map(async participant => {
+      try {
+        await participant.close()
+      } catch (err) {
+        this.log.error({ err, app: participant.name }, 'hot-restart: closing the app failed')
+      }
+    }))
+  }
+
+  /** Removes everything this upgrader installed in the process (signal handler, listen hook). */
+  dispose (): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
+    this.removeListenHook()
+    for (const dispose of this.disposers.splice(0)) dispose()
+  }
+
+  /** Adds something to undo when this upgrader is disposed of. */
+  onDispose (fn: () => void): void {
+    this.disposers.push(fn)
+  }
+}
+
+function readManifestOrReport (): ReturnType<typeof readManifest> {
+  try {
+    return readManifest(process.env, process.ppid)
+  } catch (err) {
+    // tell the predecessor why (if it is listening) before the boot fails
+    connectPredecessor(process.ppid).sendError(err)
+    throw err
+  }
+}
+
+let shared: Upgrader | undefined
+
+/**
+ * The upgrader of this process, created by the first app that asks; the apps that follow
+ * share it (one signal reloads the process once), and its options are the first app's.
+ * @returns the upgrader and whether this call created it
+ */
+export function sharedUpgrader (options: ResolvedOptions, log: Logger): { upgrader: Upgrader, created: boolean } {
+  if (shared !== undefined && shared.state !== 'closed') return { upgrader: shared, created: false }
+  shared = new Upgrader(options, log)
+  return { upgrader: shared, created: true }
+}

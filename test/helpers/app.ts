@@ -1,0 +1,99 @@
+// Starts a fixture app as a real process and follows every generation's JSON log lines
+// (successors inherit the first generation's stdout, so one pipe carries them all).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+
+export interface LogLine {
+  pid: number
+  msg?: string
+  [key: string]: unknown
+}
+
+export interface RunningApp {
+  /** The first generation's process. */
+  proc: ChildProcess
+  port: number
+  /** The temp folder of this app (pid file, atExit file). */
+  dir: string
+  pidFile: string
+  atExitFile: string
+  lines: LogLine[]
+  /** Resolves with the first line (already seen or to come) that matches. */
+  waitFor (match: (line: LogLine) => boolean, what?: string, timeout?: number): Promise<LogLine>
+  /** Resolves once every generation has closed stdout (all of them exited). */
+  ended: Promise<void>
+  /** SIGTERM to `pid`, then waits until every generation has exited. */
+  stop (pid: number): Promise<void>
+  /** SIGKILL to every process that logged a line (for teardown after a failure). */
+  kill (): void
+}
+
+export const fixture = (name: string): string => resolve(__dirname, '..', 'fixtures', name)
+
+export async function startApp (env: Record<string, string> = {}, file = fixture('app.ts')): Promise<RunningApp> {
+  const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
+  const pidFile = join(dir, 'app.pid')
+  const atExitFile = join(dir, 'at-exit.log')
+  const proc = spawn(process.execPath, [...process.execArgv, file], {
+    env: { ...process.env, PID_FILE: pidFile, AT_EXIT_FILE: atExitFile, ...env },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const lines: LogLine[] = []
+  const waiters = new Set<{ match: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
+  const rl = createInterface({ input: proc.stdout! })
+  rl.on('line', (text) => {
+    let line: LogLine
+    try { line = JSON.parse(text) } catch { return }
+    lines.push(line)
+    for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
+  })
+  const ended = once(rl, 'close').then(() => {})
+  const waitFor = (match: (line: LogLine) => boolean, what = 'a log line', timeout = 30000): Promise<LogLine> => {
+    const seen = lines.find(match)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(w)
+        reject(new Error(`timed out waiting for ${what}; last lines:\n${lines.slice(-10).map(l => JSON.stringify(l)).join('\n')}`))
+      }, timeout)
+      const w = { match, resolve: (line: LogLine) => { clearTimeout(timer); resolve(line) } }
+      waiters.add(w)
+      ended.then(() => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`all processes exited while waiting for ${what}`)) } })
+    })
+  }
+  const listening = await waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at http://127.0.0.1:'), 'listening')
+  const port = Number(/:(\d+)$/.exec(listening.msg as string)![1])
+  await waitFor(l => l.msg === 'hot-restart: ready' && l.pid === proc.pid, 'ready')
+  return {
+    proc, port, dir, pidFile, atExitFile, lines, waitFor, ended,
+    async stop (pid: number) {
+      try { process.kill(pid, 'SIGTERM') } catch {}
+      await ended
+    },
+    kill () {
+      for (const pid of new Set(lines.map(l => l.pid))) {
+        try { process.kill(pid, 'SIGKILL') } catch {}
+      }
+    }
+  }
+}
+
+/** Sends the reload signal to `pid` and resolves with the successor's pid once `pid` handed over. */
+export async function reload (app: RunningApp, pid: number): Promise<{ successorPid: number, line: LogLine }> {
+  const from = app.lines.length
+  process.kill(pid, 'SIGUSR2')
+  const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid &&
+    (l.msg === 'hot-restart: handed over; exiting' || String(l.msg).startsWith('hot-restart: upgrade failed')), `pid ${pid} to hand over`)
+  const info = line.hotRestart as { successorPid?: number } | undefined
+  if (info?.successorPid === undefined) throw new Error(`upgrade failed: ${line.msg}`)
+  return { successorPid: info.successorPid, line }
+}
+
+/** Resolves once the generation `pid` learned that its predecessor has exited. */
+export function predecessorGone (app: RunningApp, pid: number): Promise<LogLine> {
+  return app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the predecessor has exited', `pid ${pid}'s predecessor to exit`)
+}

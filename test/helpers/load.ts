@@ -1,0 +1,73 @@
+// A load client that records the outcome of every request: keep-alive clients in closed loops
+// and a loop of requests on new connections.
+import http from 'node:http'
+
+export interface Outcome {
+  ok: number
+  failed: number
+  /** failure class -> count: `status 503`, `ECONNRESET`, `ECONNREFUSED`, `timeout`... */
+  failures: Record<string, number>
+  /** Responses by pid that served them. */
+  byPid: Record<string, number>
+}
+
+export interface Load {
+  outcome: Outcome
+  /** Stops sending and resolves once every request in flight has an outcome. */
+  stop (): Promise<Outcome>
+}
+
+function request (port: number, agent: http.Agent | false, outcome: Outcome, path = '/'): Promise<void> {
+  return new Promise(resolve => {
+    const fail = (why: string): void => {
+      outcome.failed++
+      outcome.failures[why] = (outcome.failures[why] ?? 0) + 1
+      resolve()
+    }
+    const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 10000 }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk) => { body += chunk })
+      res.on('end', () => {
+        if (res.statusCode !== 200) return fail(`status ${res.statusCode}`)
+        try {
+          const pid = String(JSON.parse(body).pid)
+          outcome.byPid[pid] = (outcome.byPid[pid] ?? 0) + 1
+        } catch {
+          return fail('bad body')
+        }
+        outcome.ok++
+        resolve()
+      })
+      res.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message))
+    })
+    req.on('timeout', () => { req.destroy(new Error('timeout')) })
+    req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message))
+  })
+}
+
+/**
+ * Starts `keepAlive` closed-loop clients on kept-alive connections and `fresh` closed-loop
+ * clients that open a new connection per request.
+ */
+export function startLoad (port: number, { keepAlive = 50, fresh = 4 } = {}): Load {
+  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
+  let running = true
+  const agent = new http.Agent({ keepAlive: true, maxSockets: keepAlive })
+  const loop = async (a: http.Agent | false): Promise<void> => {
+    while (running) await request(port, a, outcome)
+  }
+  const loops = [
+    ...Array.from({ length: keepAlive }, () => loop(agent)),
+    ...Array.from({ length: fresh }, () => loop(false))
+  ]
+  return {
+    outcome,
+    async stop () {
+      running = false
+      await Promise.all(loops)
+      agent.destroy()
+      return outcome
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// Reloading with real processes: the signal, the hand-over, the drain, the atExit hooks, the
+// refusal of a second signal, and a graceful SIGTERM.
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import http from 'node:http'
+import t from 'tap'
+import { predecessorGone, reload, startApp } from './helpers/app'
+
+function get (port: number, path: string, agent?: http.Agent): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: { pid: number, generation: number } }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', c => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(body) }))
+    }).on('error', reject)
+  })
+}
+
+t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExit hooks and exits 0', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const first = app.proc.pid!
+  const before = await get(app.port, '/')
+  t.same(before.body, { pid: first, generation: 1 })
+
+  const exit = once(app.proc, 'exit')
+  const { successorPid } = await reload(app, first)
+  const [code, signal] = await exit
+  t.equal(code, 0, 'the predecessor exits 0')
+  t.equal(signal, null)
+
+  const after = await get(app.port, '/')
+  t.same(after.body, { pid: successorPid, generation: 2 }, 'the successor serves the same port')
+  t.not(successorPid, first)
+  t.equal(readFileSync(app.pidFile, 'utf8'), `${successorPid}\n`, 'the pid file names the successor')
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${first}\n`, 'atExit ran once, in the predecessor only')
+
+  const done = app.lines.find(l => l.msg === 'hot-restart: handed over; exiting')!
+  const info = done.hotRestart as Record<string, number>
+  t.equal(info.predecessorPid, first)
+  t.equal(info.successorPid, successorPid)
+  t.equal(info.generation, 2)
+  for (const key of ['signalToReadyMs', 'readyToDrainedMs', 'drainedToExitMs']) t.type(info[key], 'number', key)
+
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${first}\n${successorPid}\n`, 'the successor runs its hooks at its own shutdown')
+})
+
+t.test('a request in flight on a kept-alive socket when the reload starts completes 2 s with Connection: close after the successor took over', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const first = app.proc.pid!
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  t.teardown(() => agent.destroy())
+  await get(app.port, '/', agent) // open the kept-alive socket
+  const slow = get(app.port, '/hold?ms=2000', agent)
+  await app.waitFor(l => l.pid === first && (l.req as { url?: string } | undefined)?.url === '/hold?ms=2000', 'the slow request to arrive')
+  const handedOver = reload(app, first)
+  const res = await slow
+  t.equal(res.status, 200)
+  t.equal(res.body.pid, first, 'served by the predecessor')
+  t.equal(res.headers.connection, 'close', 'answered with Connection: close')
+  const ready = app.lines.find(l => l.msg === 'hot-restart: ready' && l.pid !== first)
+  const completed = app.lines.find(l => l.pid === first && l.msg === 'request completed' && (l.responseTime as number) > 2000)
+  t.ok(ready !== undefined && completed !== undefined && (completed.time as number) - (ready.time as number) >= 1900,
+    'the request completed about 2 s after the successor was ready')
+  const { successorPid } = await handedOver
+  const next = await get(app.port, '/', agent)
+  t.equal(next.body.pid, successorPid, 'the next request on the same agent reaches the successor')
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+})
+
+t.test('two signals in quick succession: one upgrade, the other refused and logged', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const first = app.proc.pid!
+  const handedOver = reload(app, first)
+  // signals of one kind do not queue: send the second once the first is being handled
+  await app.waitFor(l => l.pid === first && l.msg === 'hot-restart: upgrade started', 'the upgrade to start')
+  process.kill(first, 'SIGUSR2')
+  const refused = await app.waitFor(l => l.pid === first && String(l.msg).startsWith('hot-restart: upgrade refused'), 'the refusal')
+  t.equal(refused.code, 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS')
+  const { successorPid } = await handedOver
+  t.equal(app.lines.filter(l => l.msg === 'hot-restart: upgrade started').length, 1, 'one upgrade started')
+
+  // the successor refuses while its predecessor is still there, then accepts
+  await predecessorGone(app, successorPid)
+  const res = await get(app.port, '/')
+  t.equal(res.body.pid, successorPid, 'exactly one process serves')
+  await app.stop(successorPid)
+})
+
+t.test('SIGTERM shuts down gracefully: the request in flight finishes, atExit hooks run, exit 0', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const slow = get(app.port, '/slow?ms=1000')
+  await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/slow?ms=1000', 'the slow request to arrive')
+  const exit = once(app.proc, 'exit')
+  process.kill(pid, 'SIGTERM')
+  const res = await slow
+  t.equal(res.status, 200)
+  t.equal(res.headers.connection, 'close')
+  const [code] = await exit
+  t.equal(code, 0)
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`)
+  await app.ended
+  t.throws(() => readFileSync(app.pidFile), 'the pid file is removed at shutdown')
+})

@@ -7,12 +7,16 @@ import fp from 'fastify-plugin'
 import type { AtExitHook } from './at-exit'
 import * as errors from './errors'
 import { resolveOptions, type HotRestartOptions } from './options'
+import { reportBootErrors } from './predecessor'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
 export type { HotRestartOptions } from './options'
 export type { UpgradeResult } from './upgrader'
 export type { AtExitHook } from './at-exit'
 export * from './errors'
+
+// a successor that dies while it boots tells its predecessor why
+const stopReporting = reportBootErrors()
 
 /** What `app.hotRestart` offers. */
 export interface HotRestart {
@@ -72,6 +76,7 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     upgrader.onDispose(uninstall)
   }
 
+  upgrader.onDispose(stopReporting)
   const predecessorExited = upgrader.predecessor?.exited ?? Promise.resolve()
   fastify.decorate('hotRestart', {
     atExit: (fn: AtExitHook) => {

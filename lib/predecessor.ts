@@ -42,3 +42,20 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     }
   }
 }
+
+/**
+ * In a successor (the manifest variable is set and the IPC channel is open), forwards the
+ * first uncaught error to the predecessor, so that a boot failure is reported with its reason
+ * and not only with an exit code. The write to the channel is attempted at once, before the
+ * process dies.
+ * @returns a remover
+ */
+export function reportBootErrors (proc: NodeJS.Process = process): () => void {
+  if (proc.env.FASTIFY_HOT_RESTART === undefined || proc.connected !== true) return () => {}
+  const onError = (err: unknown): void => {
+    proc.removeListener('uncaughtExceptionMonitor', onError)
+    connectPredecessor(proc.ppid, proc).sendError(err)
+  }
+  proc.on('uncaughtExceptionMonitor', onError)
+  return () => proc.removeListener('uncaughtExceptionMonitor', onError)
+}

@@ -89,10 +89,16 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
     }, options.readyTimeout)
     child.on('message', onMessage)
     child.once('exit', (code, signal) => {
-      const why = firstError === undefined ? '' : `: ${firstError}`
-      const err = new SuccessorExitedError(child.pid, describeExit(code, signal), why)
-      err.cause = { exitCode: code, signal, firstError }
-      finish(err)
+      const report = (): void => {
+        const why = firstError === undefined ? '' : `: ${firstError}`
+        const err = new SuccessorExitedError(child.pid, describeExit(code, signal), why)
+        err.cause = { exitCode: code, signal, firstError }
+        finish(err)
+      }
+      // what the successor wrote to the channel before dying is read before the channel closes
+      if (!child.connected) return report()
+      child.once('disconnect', report)
+      setTimeout(report, 1000).unref()
     })
     child.once('error', (spawnError) => {
       if (child.pid !== undefined) return

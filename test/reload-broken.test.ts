@@ -1,0 +1,63 @@
+// A successor that cannot boot changes nothing: the predecessor serves on with 0 failed
+// requests, the successor is gone, upgrade() rejects with a code, and a fixed successor then
+// takes over.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { predecessorGone, reload, startApp } from './helpers/app'
+import { startLoad } from './helpers/load'
+
+function postUpgrade (port: number): Promise<{ status: number, body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/upgrade', method: 'POST' }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', c => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+const cases = [
+  { boot: 'throw', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 1 before it was ready: Error: boom at boot/ },
+  { boot: 'exit0', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 0 before it was ready/ },
+  { boot: 'hang', code: 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT', reason: /was not ready within 8000 ms and was killed/ }
+]
+
+t.test('broken successors are killed, the predecessor serves on, a fixed one takes over', async t => {
+  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const app = await startApp({ QUIET: '1', BOOT_FILE: bootFile, READY_TIMEOUT: '8000' })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const load = startLoad(app.port, { keepAlive: 20, fresh: 2 })
+
+  for (const c of cases) {
+    writeFileSync(bootFile, c.boot)
+    const res = await postUpgrade(app.port)
+    t.equal(res.status, 500, `${c.boot}: upgrade() rejected`)
+    t.equal(res.body.code, c.code, `${c.boot}: with ${c.code}`)
+    t.match(res.body.message, c.reason, `${c.boot}: with the reason`)
+    const failed = app.lines.findLast(l => String(l.msg).startsWith('hot-restart: upgrade failed'))!
+    t.equal(failed.pid, pid, `${c.boot}: the predecessor logged the failure`)
+    const successorPid = failed.successorPid as number
+    t.ok(successorPid > 0 && !alive(successorPid), `${c.boot}: the successor is gone (no zombie: it was reaped)`)
+  }
+  const outcome = await load.stop()
+  t.comment(`requests during the 3 failed upgrades: ${outcome.ok + outcome.failed}, failed: ${outcome.failed}`)
+  t.equal(outcome.failed, 0, 'no request failed while the successors failed')
+  t.same(Object.keys(outcome.byPid), [String(pid)], 'the predecessor served every request')
+
+  rmSync(bootFile)
+  const { successorPid } = await reload(app, pid)
+  t.not(successorPid, pid, 'the fixed successor took over')
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+})

@@ -246,6 +246,8 @@ export class Upgrader {
     const readyAt = performance.now()
     this.successor = undefined
     successor.process.unref()
+    this.log.info({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
+      'hot-restart: the successor is ready; draining')
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }

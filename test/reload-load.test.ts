@@ -15,7 +15,7 @@ t.test(`${RELOADS} reloads under concurrent load: 0 failed requests`, async t =>
   const handovers: number[] = []
   for (let i = 0; i < RELOADS; i++) {
     const { successorPid, line } = await reload(app, pid)
-    handovers.push((line.hotRestart as { signalToReadyMs: number }).signalToReadyMs)
+    handovers.push(line.signalToReadyMs as number)
     await predecessorGone(app, successorPid)
     pid = successorPid
     pids.push(pid)

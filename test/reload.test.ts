@@ -36,7 +36,7 @@ t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExi
   t.equal(readFileSync(app.pidFile, 'utf8'), `${successorPid}\n`, 'the pid file names the successor')
   t.equal(readFileSync(app.atExitFile, 'utf8'), `${first}\n`, 'atExit ran once, in the predecessor only')
 
-  const done = app.lines.find(l => l.msg === 'hot-restart: handed over; exiting')!
+  const done = await app.waitFor(l => l.msg === 'hot-restart: handed over; exiting', 'the hand-over log')
   const info = done.hotRestart as Record<string, number>
   t.equal(info.predecessorPid, first)
   t.equal(info.successorPid, successorPid)

@@ -75,22 +75,22 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
       await ended
     },
     kill () {
-      for (const pid of new Set(lines.map(l => l.pid))) {
+      const successors = lines.map(l => l.successorPid).filter((p): p is number => typeof p === 'number')
+      for (const pid of new Set([...lines.map(l => l.pid), ...successors])) {
         try { process.kill(pid, 'SIGKILL') } catch {}
       }
     }
   }
 }
 
-/** Sends the reload signal to `pid` and resolves with the successor's pid once `pid` handed over. */
+/** Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid` drains. */
 export async function reload (app: RunningApp, pid: number): Promise<{ successorPid: number, line: LogLine }> {
   const from = app.lines.length
   process.kill(pid, 'SIGUSR2')
   const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid &&
-    (l.msg === 'hot-restart: handed over; exiting' || String(l.msg).startsWith('hot-restart: upgrade failed')), `pid ${pid} to hand over`)
-  const info = line.hotRestart as { successorPid?: number } | undefined
-  if (info?.successorPid === undefined) throw new Error(`upgrade failed: ${line.msg}`)
-  return { successorPid: info.successorPid, line }
+    (l.msg === 'hot-restart: the successor is ready; draining' || String(l.msg).startsWith('hot-restart: upgrade failed')), `pid ${pid} to hand over`)
+  if (line.msg !== 'hot-restart: the successor is ready; draining') throw new Error(`upgrade failed: ${line.msg}`)
+  return { successorPid: line.successorPid as number, line }
 }
 
 /** Resolves once the generation `pid` learned that its predecessor has exited. */

@@ -1,0 +1,174 @@
+// Failures around an upgrade: a shutdown while the successor boots, a request longer than
+// drainTimeout, a predecessor killed while it drains, a reload asked of a successor whose
+// predecessor still drains, and manifests that cannot be trusted.
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+function request (port: number, path: string, method = 'GET'): Promise<{ status: number, body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', c => { body += c })
+      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+t.test('SIGTERM to the predecessor while its successor boots: the successor is stopped, the predecessor shuts down', async t => {
+  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  writeFileSync(bootFile, 'hang')
+  const app = await startApp({ BOOT_FILE: bootFile })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  process.kill(pid, 'SIGUSR2')
+  const started = await app.waitFor(l => l.msg === 'hot-restart: upgrade started', 'the upgrade to start')
+  const successorPid = started.successorPid as number
+  // the successor has registered the plugin (so it handles SIGTERM) once it says it hangs
+  await app.waitFor(l => l.pid === successorPid && l.msg === 'boot: hanging', 'the successor to hang')
+  const exit = once(app.proc, 'exit')
+  process.kill(pid, 'SIGTERM')
+  const [code] = await exit
+  t.equal(code, 0, 'the predecessor exits 0')
+  t.ok(app.lines.some(l => l.pid === pid && l.msg === 'hot-restart: stopping the successor that is booting'))
+  await app.ended
+  t.notOk(alive(successorPid), 'no orphan: the successor is gone')
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'the predecessor ran its atExit hooks')
+})
+
+t.test('a request longer than drainTimeout is cut at the deadline; the exit still happens', async t => {
+  const app = await startApp({ DRAIN_TIMEOUT: '1000' })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const slow = request(app.port, '/slow?ms=30000').then(() => 'answered', (err: NodeJS.ErrnoException) => err.code)
+  await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/slow?ms=30000', 'the slow request to arrive')
+  const exit = once(app.proc, 'exit')
+  const { successorPid } = await reload(app, pid)
+  t.equal(await slow, 'ECONNRESET', 'the client of the cut request sees its connection closed')
+  const [code] = await exit
+  t.equal(code, 0)
+  const forced = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: drainTimeout reached; closed the remaining connections', 'the forced-close log')
+  t.equal(forced.forced, 1)
+  t.equal(forced.forcedRequests, 1)
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'atExit hooks ran after the forced drain')
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+})
+
+t.test('a reload asked of a successor whose predecessor still drains is refused, then accepted', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  // keeps the predecessor draining for 3 s
+  const hold = request(app.port, '/hold?ms=3000')
+  await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/hold?ms=3000', 'the held request to arrive')
+  const { successorPid } = await reload(app, pid)
+  const refused = await request(app.port, '/upgrade', 'POST')
+  t.equal(refused.status, 500)
+  t.equal(refused.body.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING')
+  t.match(refused.body.message, String(pid))
+  t.equal((await hold).status, 200)
+  await predecessorGone(app, successorPid)
+  const accepted = await request(app.port, '/upgrade', 'POST')
+  t.equal(accepted.status, 200)
+  t.equal(accepted.body.generation, 3)
+  await predecessorGone(app, accepted.body.pid as number)
+  await app.stop(accepted.body.pid as number)
+})
+
+t.test('SIGKILL of the predecessor while it drains: the successor serves on and learns it', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const hold = request(app.port, '/hold?ms=60000').catch((err: NodeJS.ErrnoException) => err.code)
+  await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/hold?ms=60000', 'the held request to arrive')
+  const { successorPid } = await reload(app, pid)
+  process.kill(pid, 'SIGKILL')
+  t.equal(await hold, 'ECONNRESET', 'the request the killed process held is lost (measured: documented in the README)')
+  await predecessorGone(app, successorPid)
+  const res = await request(app.port, '/')
+  t.same(res.body, { pid: successorPid, generation: 2 }, 'the successor serves')
+  await app.stop(successorPid)
+})
+
+/** Runs the fixture as if it were a successor of this test process, with `manifest`. */
+async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'ignore'): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
+    env: { ...process.env, FASTIFY_HOT_RESTART: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) },
+    stdio: ['ignore', 'pipe', 'pipe', fd3]
+  })
+  let output = ''
+  child.stdout!.on('data', d => {
+    output += d
+    // a process that boots fine is stopped once it is ready
+    if (String(d).includes('hot-restart: ready')) child.kill('SIGTERM')
+  })
+  child.stderr!.on('data', d => { output += d })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const [code] = await once(child, 'exit')
+  return { code, output }
+}
+
+t.test('manifests that cannot be trusted', async t => {
+  const base = { version: 1, pid: process.pid, generation: 2, cwd: process.cwd() }
+  const server = net.createServer()
+  await once(server.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => server.close())
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+  const { port } = server.address() as net.AddressInfo
+  const entry = { fd: 3, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port }
+
+  t.test('not JSON: the boot fails with a coded error', async t => {
+    const { code, output } = await bootWith(t, 'not json')
+    t.not(code, 0)
+    t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/)
+    t.match(output, /is not JSON/)
+  })
+  t.test('wrong version', async t => {
+    const { code, output } = await bootWith(t, { ...base, version: 99, sockets: [] })
+    t.not(code, 0)
+    t.match(output, /unsupported manifest version 99/)
+  })
+  t.test('an fd that is not open', async t => {
+    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, fd: 50 }] })
+    t.not(code, 0)
+    t.match(output, /fd 50 is not open/)
+  })
+  t.test('an fd that is not a socket', async t => {
+    const file = openSync(join(mkdtempSync(join(tmpdir(), 'fhr-')), 'file'), 'w')
+    const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, file)
+    t.not(code, 0)
+    t.match(output, /fd 3 is not a socket/)
+  })
+  t.test('a socket bound to another address than the manifest says', async t => {
+    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, port: port === 1 ? 2 : port - 1 }] }, fd)
+    t.not(code, 0)
+    t.match(output, new RegExp(`fd 3 is bound to .*${port}.*not to 127.0.0.1:${port === 1 ? 2 : port - 1}`))
+  })
+  t.test('a foreign manifest (its pid is not the parent) is ignored with a warning; fresh sockets', async t => {
+    const { code, output } = await bootWith(t, { ...base, pid: 1, sockets: [entry] }, fd)
+    t.equal(code, 0)
+    t.match(output, /ignoring a manifest/)
+    t.notMatch(output, /serving an inherited socket/)
+    t.match(output, /hot-restart: ready/)
+  })
+  t.test('a good manifest: the inherited socket is served', async t => {
+    const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, fd)
+    t.equal(code, 0)
+    t.match(output, new RegExp(`serving an inherited socket.*|.*127.0.0.1:${port}`))
+    t.match(output, `Server listening at http://127.0.0.1:${port}`)
+  })
+})

@@ -1,7 +1,7 @@
 /**
- * Cleanup hooks that run once, in the process that exits after handing over (or shutting
- * down): after the drain, before `fastify.close()`. Each hook's error is logged with its index
- * and isolated; all of them together are bounded by one timeout.
+ * Hooks that run once, concurrently, each isolated (an error is logged with the hook's index),
+ * all of them together bounded by one timeout. Used for the `atExit` hooks (after the drain,
+ * before `fastify.close()`) and the `onDrain` hooks (when the drain starts).
  */
 
 /** A cleanup hook. It may return a promise. */
@@ -25,6 +25,17 @@ export interface AtExitReport {
 export class AtExitHooks {
   private readonly hooks: Array<{ fn: AtExitHook }> = []
   private ran = false
+  private readonly kind: string
+  private readonly timeoutOption: string
+
+  /**
+   * @param kind the hooks' name in logs, e.g. `atExit`
+   * @param timeoutOption the option that bounds them, for logs
+   */
+  constructor (kind = 'atExit', timeoutOption = 'atExitTimeout') {
+    this.kind = kind
+    this.timeoutOption = timeoutOption
+  }
 
   /**
    * Registers a hook.
@@ -59,7 +70,7 @@ export class AtExitHooks {
         await fn()
       } catch (err) {
         failed.push(index)
-        log.error({ err, hook: index, name: fn.name || undefined }, `hot-restart: atExit hook ${index} failed`)
+        log.error({ err, hook: index, name: fn.name || undefined }, `hot-restart: ${this.kind} hook ${index} failed`)
       } finally {
         pending.delete(index)
       }
@@ -70,8 +81,8 @@ export class AtExitHooks {
     clearTimeout(timer)
     const late = [...pending]
     for (const index of late) {
-      log.error({ hook: index, name: hooks[index]?.fn.name || undefined, atExitTimeout: timeout },
-        `hot-restart: atExit hook ${index} did not settle within atExitTimeout`)
+      log.error({ hook: index, name: hooks[index]?.fn.name || undefined, [this.timeoutOption]: timeout },
+        `hot-restart: ${this.kind} hook ${index} did not settle within ${this.timeoutOption}`)
     }
     return { ran: hooks.length, failed: failed.sort((a, b) => a - b), timedOut: late }
   }

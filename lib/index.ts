@@ -27,6 +27,13 @@ export interface HotRestart {
    */
   atExit (fn: AtExitHook): () => void
   /**
+   * Registers a hook run once when this process starts to drain (after it stopped accepting),
+   * to end long-lived connections cleanly: a last server-sent event that tells the client to
+   * reconnect, a WebSocket close 1001. Without it, such connections end at `drainTimeout`.
+   * @returns a function that unregisters the hook
+   */
+  onDrain (fn: AtExitHook): () => void
+  /**
    * Starts an upgrade, as the reload signal does. Resolves once the successor is ready (this
    * process then drains and exits); rejects with a coded error, and keeps serving, otherwise.
    */
@@ -79,10 +86,8 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
   upgrader.onDispose(stopReporting)
   const predecessorExited = upgrader.predecessor?.exited ?? Promise.resolve()
   fastify.decorate('hotRestart', {
-    atExit: (fn: AtExitHook) => {
-      if (typeof fn !== 'function') throw new errors.InvalidOptionError(`Expected the atExit hook to be a function, got ${typeof fn}`)
-      return upgrader.atExit(fn)
-    },
+    atExit: (fn: AtExitHook) => upgrader.atExit(checkHook('atExit', fn)),
+    onDrain: (fn: AtExitHook) => upgrader.onDrain(checkHook('onDrain', fn)),
     upgrade: () => upgrader.upgrade(),
     get generation () { return upgrader.generation },
     get draining () { return upgrader.draining },
@@ -99,6 +104,11 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     if (upgrader.participantCount === 0 && upgrader.state !== 'draining') upgrader.dispose()
     done()
   })
+}
+
+function checkHook (kind: string, fn: unknown): AtExitHook {
+  if (typeof fn !== 'function') throw new errors.InvalidOptionError(`Expected the ${kind} hook to be a function, got ${typeof fn}`)
+  return fn as AtExitHook
 }
 
 /** The Fastify plugin. `await app.register(hotRestart, options)`. */

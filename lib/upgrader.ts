@@ -83,6 +83,7 @@ let manifestRead = false
 export class Upgrader {
   readonly generation: number
   readonly atExitHooks = new AtExitHooks()
+  readonly drainHooks = new AtExitHooks('onDrain', 'drainTimeout')
   readonly sockets: Sockets
   readonly predecessor: Predecessor | undefined
   readonly options: ResolvedOptions
@@ -142,6 +143,11 @@ export class Upgrader {
   /** Registers a cleanup hook; see AtExitHooks. */
   atExit (fn: AtExitHook): () => void {
     return this.atExitHooks.add(fn)
+  }
+
+  /** Registers a hook run when the drain starts (to end long-lived connections); see AtExitHooks. */
+  onDrain (fn: AtExitHook): () => void {
+    return this.drainHooks.add(fn)
   }
 
   /**
@@ -270,7 +276,11 @@ export class Upgrader {
       this.state = 'draining'
       if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
       const servers = new Set<net.Server>([...this.sockets.listeners].map(l => l.server))
-      const drained: DrainReport = await drain(servers, this.options.drainTimeout)
+      const draining = drain(servers, this.options.drainTimeout)
+      // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them
+      const drainHooks = this.drainHooks.run(this.options.drainTimeout, this.log)
+      const drained: DrainReport = await draining
+      await drainHooks
       if (drained.forced > 0) {
         this.log.warn({ forced: drained.forced, forcedRequests: drained.forcedRequests, drainTimeout: this.options.drainTimeout },
           'hot-restart: drainTimeout reached; closed the remaining connections')

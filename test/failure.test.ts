@@ -172,3 +172,54 @@ t.test('manifests that cannot be trusted', async t => {
     t.match(output, `Server listening at http://127.0.0.1:${port}`)
   })
 })
+
+/** Opens an SSE stream; resolves with what it received once the server ends it. */
+function stream (port: number): { first: Promise<string>, done: Promise<{ events: string, error?: string }> } {
+  let first!: (chunk: string) => void
+  const firstChunk = new Promise<string>(resolve => { first = resolve })
+  const done = new Promise<{ events: string, error?: string }>(resolve => {
+    http.get({ host: '127.0.0.1', port, path: '/events', agent: false }, res => {
+      let events = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { if (events === '') first(c); events += c })
+      res.on('end', () => resolve({ events }))
+      res.on('error', (err: NodeJS.ErrnoException) => resolve({ events, error: err.code }))
+    }).on('error', (err: NodeJS.ErrnoException) => resolve({ events: '', error: err.code }))
+  })
+  return { first: firstChunk, done }
+}
+
+t.test('long-lived connections: an onDrain hook ends an SSE stream cleanly, the client reconnects to the successor', async t => {
+  const app = await startApp({ DRAIN_TIMEOUT: '20000' })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const sse = stream(app.port)
+  await sse.first
+  const { successorPid } = await reload(app, pid)
+  const { events, error } = await sse.done
+  t.equal(error, undefined, 'the stream ended cleanly')
+  t.match(events, /event: reconnect\ndata: draining\n\n$/, 'its last event tells the client to reconnect')
+  const handedOver = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: handed over; exiting', 'the hand-over')
+  t.equal((handedOver.hotRestart as { forced: number }).forced, 0, 'nothing was forced')
+  t.ok((handedOver.hotRestart as { readyToDrainedMs: number }).readyToDrainedMs < 5000, 'the drain did not wait for drainTimeout')
+  const again = stream(app.port)
+  t.equal((await again.first).trim(), `data: ${successorPid}`, 'the reconnected stream comes from the successor')
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+  await again.done
+})
+
+t.test('long-lived connections without an onDrain hook end at drainTimeout', async t => {
+  const app = await startApp({ DRAIN_TIMEOUT: '1500', SSE_DRAIN_HOOK: '0' })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const sse = stream(app.port)
+  await sse.first
+  const { successorPid } = await reload(app, pid)
+  const { events, error } = await sse.done
+  t.ok(error !== undefined || !events.includes('reconnect'), 'the stream was cut, not ended by the app')
+  const forced = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: drainTimeout reached; closed the remaining connections', 'the forced close')
+  t.equal(forced.forced, 1)
+  await predecessorGone(app, successorPid)
+  await app.stop(successorPid)
+})

@@ -4,8 +4,20 @@
  * before `fastify.close()`) and the `onDrain` hooks (when the drain starts).
  */
 
+import { InvalidOptionError } from './errors'
+import { describe } from './options'
+
 /** A cleanup hook. It may return a promise. */
 export type AtExitHook = () => unknown
+
+/**
+ * Checks a hook given to `atExit()` or `onDrain()`.
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function checkHook (kind: string, fn: unknown): AtExitHook {
+  if (typeof fn !== 'function') throw new InvalidOptionError(`Expected the ${kind} hook to be a function, got ${describe(fn)}`)
+  return fn as AtExitHook
+}
 
 /** Logger calls the hooks make; a pino logger fits. */
 export interface AtExitLogger {

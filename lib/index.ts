@@ -1,22 +1,18 @@
 /**
  * The Fastify plugin: options, decorators and wiring to the process's upgrader. Nothing else.
  */
-import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import type { AtExitHook } from './at-exit'
+import { checkHook, type AtExitHook } from './at-exit'
 import * as errors from './errors'
+import { installGracefulShutdown } from './graceful'
 import { resolveOptions, type HotRestartOptions } from './options'
-import { reportBootErrors } from './predecessor'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
 export type { HotRestartOptions } from './options'
 export type { UpgradeResult } from './upgrader'
 export type { AtExitHook } from './at-exit'
 export * from './errors'
-
-// a successor that dies while it boots tells its predecessor why
-const stopReporting = reportBootErrors()
 
 /** What `app.hotRestart` offers. */
 export interface HotRestart {
@@ -63,27 +59,8 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
   }
   const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
 
-  if (created && options.closeWithGrace !== false) {
-    const cwgOptions = options.closeWithGrace
-    const { uninstall } = closeWithGrace({
-      delay: options.drainTimeout + options.atExitTimeout + 5000,
-      logger: { error: (msg: unknown) => fastify.log.error(msg) },
-      ...cwgOptions,
-      // our reload signal must never turn into a shutdown
-      skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]
-    } as closeWithGrace.Options, async ({ signal, err }) => {
-      if (err !== undefined) {
-        fastify.log.error({ err }, 'hot-restart: shutting down after an uncaught error')
-        if (upgrader.state === 'booting') upgrader.predecessor?.sendError(err)
-      } else {
-        fastify.log.info({ signal }, 'hot-restart: shutting down')
-      }
-      await upgrader.shutdown()
-    })
-    upgrader.onDispose(uninstall)
-  }
+  if (created) upgrader.onDispose(installGracefulShutdown(upgrader, options, fastify.log))
 
-  upgrader.onDispose(stopReporting)
   const predecessorExited = upgrader.predecessor?.exited ?? Promise.resolve()
   fastify.decorate('hotRestart', {
     atExit: (fn: AtExitHook) => upgrader.atExit(checkHook('atExit', fn)),
@@ -104,11 +81,6 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     if (upgrader.participantCount === 0 && upgrader.state !== 'draining') upgrader.dispose()
     done()
   })
-}
-
-function checkHook (kind: string, fn: unknown): AtExitHook {
-  if (typeof fn !== 'function') throw new errors.InvalidOptionError(`Expected the ${kind} hook to be a function, got ${typeof fn}`)
-  return fn as AtExitHook
 }
 
 /** The Fastify plugin. `await app.register(hotRestart, options)`. */

@@ -27,7 +27,7 @@ import {
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
-import { connectPredecessor, type Predecessor } from './predecessor'
+import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { handOver, Sockets, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
 
@@ -79,6 +79,9 @@ function initialCwd (): string {
 }
 
 let manifestRead = false
+
+// a successor that dies while it boots tells its predecessor why (whichever entry point loads)
+const stopReportingBootErrors = reportBootErrors()
 
 export class Upgrader {
   readonly generation: number
@@ -180,6 +183,7 @@ export class Upgrader {
     if (closed.length > 0) {
       this.log.info({ fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
     }
+    stopReportingBootErrors()
     this.predecessor?.sendReady()
     if (this.pidFile !== undefined) {
       try {

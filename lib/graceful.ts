@@ -1,0 +1,33 @@
+/**
+ * Graceful shutdown on SIGTERM, SIGINT and close-with-grace's other events, shared by the
+ * Fastify plugin and the node:http adapter. The reload signal is always skipped: otherwise a
+ * reload would become a shutdown.
+ */
+import closeWithGrace from 'close-with-grace'
+import type { ResolvedOptions } from './options'
+import type { Logger, Upgrader } from './upgrader'
+
+/**
+ * Installs close-with-grace for the upgrader: on a shutdown signal or an uncaught error the
+ * process drains, runs its atExit hooks, closes its apps and exits.
+ * @returns the remover
+ */
+export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOptions, log: Logger): () => void {
+  if (options.closeWithGrace === false) return () => {}
+  const cwgOptions = options.closeWithGrace
+  const { uninstall } = closeWithGrace({
+    delay: options.drainTimeout + options.atExitTimeout + 5000,
+    logger: { error: (msg: unknown) => log.error({ err: msg }, 'hot-restart: close-with-grace') },
+    ...cwgOptions,
+    skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]
+  } as closeWithGrace.Options, async ({ signal, err }) => {
+    if (err !== undefined) {
+      log.error({ err }, 'hot-restart: shutting down after an uncaught error')
+      if (upgrader.state === 'booting') upgrader.predecessor?.sendError(err)
+    } else {
+      log.info({ signal }, 'hot-restart: shutting down')
+    }
+    await upgrader.shutdown()
+  })
+  return uninstall
+}

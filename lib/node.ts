@@ -1,0 +1,100 @@
+/**
+ * The adapter for any node:http / node:https server (Express, Koa, plain handlers): the same
+ * upgrader, options, error codes, CLI and logs as the Fastify plugin, without fastify.
+ *
+ *   const { hotRestart } = require('fastify-hot-restart/node')
+ *   const hr = hotRestart(http.createServer(app), { pidFile: './app.pid' })
+ *   hr.atExit(async () => { await db.end() })
+ *   await hr.listen({ port: 3000, host: '127.0.0.1' })
+ */
+import type net from 'node:net'
+import { checkHook, type AtExitHook } from './at-exit'
+import { InvalidOptionError } from './errors'
+import { installGracefulShutdown } from './graceful'
+import { describe, resolveOptions, type HotRestartOptions } from './options'
+import { sharedUpgrader, type Logger, type UpgradeResult } from './upgrader'
+
+export * from './errors'
+export type { HotRestartOptions } from './options'
+export type { UpgradeResult, Logger } from './upgrader'
+
+/** Options of the node:http adapter: the plugin's, plus a logger. */
+export interface NodeHotRestartOptions extends HotRestartOptions {
+  /** A pino-compatible logger (`info`, `warn`, `error` taking an object and a message). @default JSON lines on stdout/stderr */
+  logger?: Logger
+}
+
+/** What `hotRestart(server)` returns. */
+export interface NodeHotRestart {
+  /** See the Fastify plugin's `atExit`; the server is closed after the hooks. */
+  atExit (fn: AtExitHook): () => void
+  /** See the Fastify plugin's `onDrain`. */
+  onDrain (fn: AtExitHook): () => void
+  /** Starts an upgrade; see the Fastify plugin's `upgrade()`. */
+  upgrade (): Promise<UpgradeResult>
+  /** Listens like `server.listen(options)`; in a successor, on the inherited socket. Resolves with `server.address()`. */
+  listen (options: net.ListenOptions): Promise<ReturnType<net.Server['address']>>
+  /** Drains, runs the atExit hooks and closes the server, as SIGTERM does. */
+  close (): Promise<void>
+  readonly generation: number
+  readonly draining: boolean
+  readonly predecessorExited: Promise<void>
+}
+
+/** One JSON line per entry, like pino's, so that logs read the same as the Fastify plugin's. */
+export const jsonLogger: Logger = {
+  info: (obj, msg) => { process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, ...obj, msg })}\n`) },
+  warn: (obj, msg) => { process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, ...obj, msg })}\n`) },
+  error: (obj, msg) => {
+    const err = (obj as { err?: unknown }).err
+    const record = err instanceof Error ? { ...obj, err: { type: err.name, message: err.message, code: (err as { code?: string }).code } } : obj
+    process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, ...record, msg })}\n`)
+  }
+}
+
+function isLogger (value: unknown): value is Logger {
+  return typeof value === 'object' && value !== null &&
+    ['info', 'warn', 'error'].every(m => typeof (value as Record<string, unknown>)[m] === 'function')
+}
+
+/**
+ * Gives a node:http (or https, or net) server zero-downtime reloads.
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function hotRestart (server: net.Server, options: NodeHotRestartOptions = {}): NodeHotRestart {
+  if (typeof server !== 'object' || server === null || typeof (server as net.Server).listen !== 'function') {
+    throw new InvalidOptionError(`Expected \`server\` to be a node:http or node:net server, got ${describe(server)}`)
+  }
+  const { logger = jsonLogger, ...rest } = options
+  if (!isLogger(logger)) throw new InvalidOptionError(`Expected \`logger\` to have info, warn and error methods, got ${describe(logger)}`)
+  const resolved = resolveOptions(rest)
+  const { upgrader, created } = sharedUpgrader(resolved, logger)
+  if (created) upgrader.onDispose(installGracefulShutdown(upgrader, resolved, logger))
+  const participant = upgrader.addParticipant({
+    name: 'node:http',
+    close: () => new Promise<void>(resolve => { server.close(() => resolve()) })
+  })
+
+  return {
+    atExit: (fn) => upgrader.atExit(checkHook('atExit', fn)),
+    onDrain: (fn) => upgrader.onDrain(checkHook('onDrain', fn)),
+    upgrade: () => upgrader.upgrade(),
+    listen (listenOptions) {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(listenOptions, () => {
+          server.removeListener('error', reject)
+          logger.info({ address: server.address() }, 'hot-restart: listening')
+          setImmediate(participant.listening)
+          resolve(server.address())
+        })
+      })
+    },
+    close: () => upgrader.shutdown(),
+    get generation () { return upgrader.generation },
+    get draining () { return upgrader.draining },
+    predecessorExited: upgrader.predecessor?.exited ?? Promise.resolve()
+  }
+}
+
+export default hotRestart

@@ -4,7 +4,8 @@
 const { appendFileSync } = require('node:fs')
 const { join } = require('node:path')
 const Fastify = require('fastify')
-const hotRestart = require('fastify-hot-restart')
+// in your app: require('fastify-hot-restart')
+const hotRestart = require('..')
 
 const app = Fastify({ logger: true })
 let served = 0

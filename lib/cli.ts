@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+/**
+ * The CLI: `fastify-hot-restart reload` sends the reload signal to the process named by a pid
+ * file and waits for the outcome; `stop` sends SIGTERM and waits for the exit.
+ */
+import { watch, type FSWatcher } from 'node:fs'
+import { constants } from 'node:os'
+import { dirname } from 'node:path'
+import { parseArgs } from 'node:util'
+import { readPid, readStatus } from './pid-file'
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as const
+
+const HELP = `Usage:
+  fastify-hot-restart reload --pid-file <path> [--timeout <ms>] [--signal <name>]
+  fastify-hot-restart stop   --pid-file <path> [--timeout <ms>]
+
+reload  Sends the reload signal (default SIGUSR2) to the process in the pid file and waits
+        until a new generation is ready, or the upgrade failed.
+stop    Sends SIGTERM and waits until the process has exited.
+
+Options:
+  --pid-file <path>  the pid file the server was given (option pidFile)
+  --timeout <ms>     how long to wait (default 70000 for reload, 45000 for stop)
+  --signal <name>    the server's reload signal (option signal; default SIGUSR2)
+  -h, --help         this text
+
+Exit codes:
+  0  done
+  1  the reload failed (the successor failed, the upgrade was refused, or the server exited)
+  2  bad arguments
+  3  no usable server: missing or unreadable pid file, stale pid file (no such process), or a
+     process that is not a fastify-hot-restart server
+  4  timed out waiting
+`
+
+export interface Io {
+  out: { write (s: string): unknown }
+  err: { write (s: string): unknown }
+}
+
+class Exit extends Error {
+  constructor (readonly code: number, message: string) { super(message) }
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Reads the pid file and checks that it names a live fastify-hot-restart process. */
+function serverPid (pidFile: string): number {
+  const pid = readPid(pidFile)
+  if (pid === 'missing') throw new Exit(EXIT.noServer, `no pid file at ${pidFile}: is the server running? Start it first (with the pidFile option set to this path).`)
+  if (pid === 'unreadable') throw new Exit(EXIT.noServer, `cannot read the pid file ${pidFile}: check its permissions.`)
+  if (pid === 'malformed') throw new Exit(EXIT.noServer, `the pid file ${pidFile} does not hold a pid: remove it and start the server again.`)
+  try {
+    process.kill(pid, 0)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') throw new Exit(EXIT.noServer, `process ${pid} (from ${pidFile}) belongs to another user: run this as that user.`)
+    throw new Exit(EXIT.noServer, `stale pid file ${pidFile}: no process ${pid} is running. Start the server again.`)
+  }
+  if (readStatus(pidFile)?.pid !== pid) {
+    throw new Exit(EXIT.noServer, `process ${pid} (from ${pidFile}) is not a fastify-hot-restart server (no status file names it): is the pid file stale?`)
+  }
+  return pid
+}
+
+/** Resolves when `check` returns a value; checks on every change in `folder` and every 100 ms. */
+function waitUntil<T> (folder: string, timeout: number, check: () => T | undefined): Promise<T | undefined> {
+  return new Promise(resolve => {
+    let watcher: FSWatcher | undefined
+    const finish = (value: T | undefined): void => {
+      clearInterval(poll)
+      clearTimeout(timer)
+      watcher?.close()
+      resolve(value)
+    }
+    const tick = (): void => {
+      const value = check()
+      if (value !== undefined) finish(value)
+    }
+    try { watcher = watch(folder, tick) } catch { /* the poll still runs */ }
+    const poll = setInterval(tick, 100)
+    const timer = setTimeout(() => finish(undefined), timeout)
+    tick()
+  })
+}
+
+async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals, io: Io): Promise<number> {
+  const pid = serverPid(pidFile)
+  const before = readStatus(pidFile)?.attempt ?? 0
+  const started = performance.now()
+  process.kill(pid, signal)
+  const outcome = await waitUntil(dirname(pidFile), timeout, () => {
+    const now = readPid(pidFile)
+    if (typeof now === 'number' && now !== pid) {
+      const status = readStatus(pidFile)
+      const generation = status?.pid === now ? status.generation : '?'
+      return { code: EXIT.ok, text: `reloaded: ${pid} -> ${now} (generation ${generation}) in ${Math.round(performance.now() - started)} ms\n` }
+    }
+    const status = readStatus(pidFile)
+    const attempt = status?.pid === pid ? status.attempts[before + 1] : undefined
+    if (attempt !== undefined && (attempt.state === 'failed' || attempt.state === 'refused')) {
+      return { code: EXIT.failed, text: `reload failed: ${attempt.message} (${attempt.code})\n` }
+    }
+    if (!alive(pid)) return { code: EXIT.failed, text: `reload failed: the server (pid ${pid}) exited during the reload\n` }
+    return undefined
+  })
+  if (outcome === undefined) {
+    io.err.write(`timed out after ${timeout} ms waiting for the reload of ${pid}: the server's logs say what it is doing\n`)
+    return EXIT.timeout
+  }
+  ;(outcome.code === EXIT.ok ? io.out : io.err).write(outcome.text)
+  return outcome.code
+}
+
+async function stop (pidFile: string, timeout: number, io: Io): Promise<number> {
+  const pid = serverPid(pidFile)
+  const started = performance.now()
+  process.kill(pid, 'SIGTERM')
+  const gone = await waitUntil(dirname(pidFile), timeout, () => alive(pid) ? undefined : true)
+  if (gone === undefined) {
+    io.err.write(`timed out after ${timeout} ms waiting for ${pid} to exit\n`)
+    return EXIT.timeout
+  }
+  io.out.write(`stopped: ${pid} in ${Math.round(performance.now() - started)} ms\n`)
+  return EXIT.ok
+}
+
+/**
+ * Runs the CLI.
+ * @returns the exit code
+ */
+export async function main (argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean }
+  let positionals: string[]
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        'pid-file': { type: 'string' },
+        timeout: { type: 'string' },
+        signal: { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    }))
+  } catch (err) {
+    io.err.write(`${(err as Error).message}\n\n${HELP}`)
+    return EXIT.usage
+  }
+  const [command, ...extra] = positionals
+  if (values.help === true || command === 'help') {
+    io.out.write(HELP)
+    return EXIT.ok
+  }
+  const usage = (why: string): number => {
+    io.err.write(`${why}\n\n${HELP}`)
+    return EXIT.usage
+  }
+  if (command !== 'reload' && command !== 'stop') return usage(command === undefined ? 'missing command: reload or stop' : `unknown command "${command}"`)
+  if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`)
+  const pidFile = values['pid-file']
+  if (pidFile === undefined || pidFile === '') return usage('missing --pid-file <path>')
+  const timeout = values.timeout === undefined ? (command === 'reload' ? 70_000 : 45_000) : Number(values.timeout)
+  if (!Number.isInteger(timeout) || timeout <= 0) return usage(`--timeout expects a positive number of milliseconds, got "${values.timeout}"`)
+  const signal = values.signal ?? 'SIGUSR2'
+  if (command === 'stop' && values.signal !== undefined) return usage('--signal goes with reload only')
+  if (!(signal in constants.signals) || signal === 'SIGKILL' || signal === 'SIGSTOP') return usage(`--signal expects a signal name such as SIGUSR2, got "${signal}"`)
+  try {
+    return command === 'reload'
+      ? await reload(pidFile, timeout, signal as NodeJS.Signals, io)
+      : await stop(pidFile, timeout, io)
+  } catch (err) {
+    if (!(err instanceof Exit)) throw err
+    io.err.write(`${err.message}\n`)
+    return err.code
+  }
+}
+
+/* c8 ignore next 3 */
+if (require.main === module) {
+  main(process.argv.slice(2)).then(code => { process.exitCode = code })
+}

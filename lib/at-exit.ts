@@ -62,11 +62,6 @@ export class AtExitHooks {
     }
   }
 
-  /** How many hooks are registered. */
-  get size (): number {
-    return this.hooks.length
-  }
-
   /**
    * Runs every hook at once (they are independent), each isolated; resolves when all settled or
    * at `timeout` ms, whichever comes first. Runs at most once; later calls report nothing ran.
@@ -93,7 +88,7 @@ export class AtExitHooks {
     clearTimeout(timer)
     const late = [...pending]
     for (const index of late) {
-      log.error({ hook: index, name: hooks[index]?.fn.name || undefined, [this.timeoutOption]: timeout },
+      log.error({ hook: index, name: hooks[index]!.fn.name || undefined, [this.timeoutOption]: timeout },
         `hot-restart: ${this.kind} hook ${index} did not settle within ${this.timeoutOption}`)
     }
     return { ran: hooks.length, failed: failed.sort((a, b) => a - b), timedOut: late }

@@ -47,11 +47,6 @@ export function trackConnections (server: net.Server): () => void {
   }
 }
 
-/** Open connections of a tracked server. */
-export function connectionCount (server: net.Server): number {
-  return tracked.get(server)?.size ?? 0
-}
-
 /** What a drain did. */
 export interface DrainReport {
   /** Sockets closed while idle. */

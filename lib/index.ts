@@ -50,6 +50,7 @@ declare module 'fastify' {
 
 const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartPlugin (fastify: FastifyInstance, opts) {
   const options = resolveOptions(opts)
+  /* c8 ignore next 3: the tests run on Linux */
   if (process.platform === 'win32') {
     fastify.log.warn('fastify-hot-restart: reloading is not supported on Windows; the app runs, upgrade() and the reload signal are unavailable')
   }

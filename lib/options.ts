@@ -5,7 +5,7 @@
  */
 import { InvalidOptionError } from './errors'
 
-/** Options of the Fastify plugin (and of the node:http adapter, less `closeWithGrace`). */
+/** Options of the Fastify plugin and of the node:http adapter. */
 export interface HotRestartOptions {
   /** The signal that starts an upgrade. Never `SIGUSR1` (Node's inspector). @default 'SIGUSR2' */
   signal?: NodeJS.Signals
@@ -55,7 +55,13 @@ export function describe (value: unknown): string {
   if (typeof value === 'function') return `a function (${value.name || 'anonymous'})`
   if (typeof value === 'bigint') return `${value}n (bigint)`
   if (typeof value === 'symbol') return `${String(value)} (symbol)`
-  if (typeof value === 'object') return `${JSON.stringify(value)} (object)`
+  if (typeof value === 'object') {
+    try {
+      return `${JSON.stringify(value)} (object)`
+    } catch {
+      return 'an object'
+    }
+  }
   return `\`${JSON.stringify(value) ?? String(value)}\` (${typeof value})`
 }
 
@@ -74,10 +80,9 @@ function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drai
 
 /**
  * Checks the options and applies the defaults.
- * @param withCloseWithGrace whether `closeWithGrace` is an accepted option (the Fastify plugin)
  * @throws FST_HOT_RESTART_INVALID_OPTION
  */
-export function resolveOptions (options: unknown, withCloseWithGrace = true): ResolvedOptions {
+export function resolveOptions (options: unknown): ResolvedOptions {
   if (options === undefined || options === null) options = {}
   if (typeof options !== 'object' || Array.isArray(options)) {
     throw invalid('options', 'an object', options)
@@ -101,10 +106,7 @@ export function resolveOptions (options: unknown, withCloseWithGrace = true): Re
   }
 
   let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
-  const cwg = opts.closeWithGrace ?? withCloseWithGrace
-  if (!withCloseWithGrace && opts.closeWithGrace !== undefined) {
-    throw new InvalidOptionError('Unknown option `closeWithGrace`; it is an option of the Fastify plugin only')
-  }
+  const cwg = opts.closeWithGrace ?? true
   if (cwg === true) {
     closeWithGrace = {}
   } else if (cwg !== false) {

@@ -76,7 +76,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         resolve({ pid: child.pid as number, readyMs: Math.round(performance.now() - started) })
       } else {
         // the error is reported once the successor is gone, so that nothing it holds outlives it
-        kill().then(() => reject(err), /* c8 ignore next */ () => reject(err))
+        void kill().then(() => reject(err))
       }
     }
     const onMessage = (message: SuccessorMessage): void => {
@@ -95,12 +95,16 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         err.cause = { exitCode: code, signal, firstError }
         finish(err)
       }
-      // what the successor wrote to the channel before dying is read before the channel closes
+      // what the successor wrote to the channel before dying is read before the channel closes;
+      // the channel usually closes before 'exit', but the order is not guaranteed
       if (!child.connected) return report()
+      /* c8 ignore next 3 */
       child.once('disconnect', report)
       setTimeout(report, 1000).unref()
     })
     child.once('error', (spawnError) => {
+      // an error after the spawn (a failed kill or send) is not a boot failure
+      /* c8 ignore next */
       if (child.pid !== undefined) return
       const err = new SuccessorExitedError(undefined, `could not be started (${spawnError.message})`, '')
       err.cause = spawnError

@@ -125,17 +125,17 @@ export class Sockets {
   private listen (server: net.Server, original: ListenFn, args: unknown[]): net.Server {
     const parsed = parseListenArgs(args)
     const request = parsed.request
-    if (request === null) {
-      // a handle or an fd: serve it as asked, and record it under its actual address
-      server.once('listening', () => this.record(server, undefined, undefined))
-      return original.apply(server, args)
-    }
+    // a handle or an fd the app passes itself is its own business: not handed over
+    if (request === null) return original.apply(server, args)
     const index = this.unclaimed.findIndex(entry => matches(entry, request))
     if (index === -1) {
       server.once('listening', () => this.record(server, request, undefined))
       return original.apply(server, args)
     }
     const [entry] = this.unclaimed.splice(index, 1) as [SocketEntry]
+    // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
+    // Set before listening: the app's own 'listening' handlers run before ours.
+    if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
     server.once('listening', () => this.record(server, request, entry))
     const options: Record<string, unknown> = { fd: entry.fd }
     if (parsed.backlog !== undefined) options.backlog = parsed.backlog
@@ -143,12 +143,9 @@ export class Sockets {
     return parsed.cb ? original.call(server, options, parsed.cb) : original.call(server, options)
   }
 
-  private record (server: net.Server, request: ListenRequest | undefined, entry: SocketEntry | undefined): void {
+  private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined): void {
     if (entry !== undefined) {
-      if (entry.kind === 'unix') {
-        // net.Server#address() falls back to the name it was given; an fd has none
-        (server as unknown as { _pipeName?: string })._pipeName = entry.path
-      } else if (!sameAddress(server, entry)) {
+      if (!sameAddress(server, entry)) {
         const got = JSON.stringify(server.address())
         server.close()
         server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`))
@@ -156,22 +153,13 @@ export class Sockets {
       }
       this.log?.info({ fd: entry.fd, address: describeEntry(entry) }, 'hot-restart: serving an inherited socket')
     }
-    const address = server.address()
-    const requested = request ?? (typeof address === 'string'
-      ? { host: '', port: 0, path: address }
-      : { host: address?.address ?? '', port: address?.port ?? 0 })
     const listener: Listener = { server, requested, inherited: entry }
-    if (entry === undefined && this.inheritedAny) {
-      this.log?.info({ address: describeAddress(address) }, 'hot-restart: no inherited socket matches; bound a new one')
+    if (entry === undefined && this.inheritedCount > 0) {
+      this.log?.info({ address: describeAddress(server.address()) }, 'hot-restart: no inherited socket matches; bound a new one')
     }
     this.listeners.add(listener)
     server.once('close', () => this.listeners.delete(listener))
     this.onListening?.(listener)
-  }
-
-  /** Whether this process was handed any sockets. */
-  get inheritedAny (): boolean {
-    return this.inheritedCount > 0
   }
 
   /**
@@ -216,7 +204,6 @@ export function describeEntry (entry: SocketEntry): string {
 }
 
 function describeAddress (address: ReturnType<net.Server['address']>): string {
-  if (address === null) return 'unknown'
-  if (typeof address === 'string') return address
+  if (address === null || typeof address === 'string') return String(address)
   return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`
 }

@@ -122,9 +122,11 @@ export class Upgrader {
     this.generation = manifest?.generation ?? 1
     this.cwd = manifest?.cwd ?? initialCwd()
     this.predecessor = manifest === undefined ? undefined : connectPredecessor(manifest.pid)
-    this.predecessor?.exited.then(() => {
-      if (this.state !== 'closed') log.info({ predecessorPid: manifest?.pid }, 'hot-restart: the predecessor has exited')
-    })
+    if (this.predecessor?.alive === true) {
+      this.predecessor.exited.then(() => {
+        if (this.state !== 'closed') log.info({ predecessorPid: manifest?.pid }, 'hot-restart: the predecessor has exited')
+      })
+    }
 
     this.sockets = new Sockets(manifest?.sockets ?? [], log)
     this.sockets.onListening = (listener: Listener) => {

@@ -223,3 +223,52 @@ t.test('long-lived connections without an onDrain hook end at drainTimeout', asy
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)
 })
+
+t.test('a successor that listens elsewhere binds fresh; the old socket is closed once it is ready', async t => {
+  const bindFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'bind')
+  const app = await startApp({ BIND_FILE: bindFile })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  writeFileSync(bindFile, '::1 0')
+  const { successorPid } = await reload(app, pid)
+  const fresh = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: no inherited socket matches; bound a new one', 'the fresh bind')
+  t.match(fresh.address, /^\[::1\]:\d+$/)
+  const closed = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: closed inherited sockets that no listen() claimed', 'the unclaimed socket to close')
+  t.same(closed.fds, [3])
+  await predecessorGone(app, successorPid)
+  const refused = await request(app.port, '/').then(() => 'served', (err: NodeJS.ErrnoException) => err.code)
+  t.equal(refused, 'ECONNREFUSED', 'the old address is closed once nobody serves it')
+  const port = Number(/:(\d+)$/.exec(fresh.address as string)![1])
+  const res = await new Promise<number>((resolve, reject) => {
+    http.get({ host: '::1', port, path: '/' }, r => { r.resume(); resolve(r.statusCode!) }).on('error', reject)
+  })
+  t.equal(res, 200, 'the new address serves')
+  await app.stop(successorPid)
+})
+
+t.test('a unix socket in the manifest is served by a listen on its path', async t => {
+  const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
+  const server = net.createServer()
+  await once(server.listen(path), 'listening')
+  t.teardown(() => server.close())
+  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
+  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
+    env: {
+      ...process.env,
+      LISTEN_PATH: path,
+      FASTIFY_HOT_RESTART: JSON.stringify({ version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [{ fd: 3, kind: 'unix', requested: { host: '', port: 0, path }, path }] })
+    },
+    stdio: ['ignore', 'pipe', 'inherit', fd]
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let output = ''
+  await new Promise<void>(resolve => child.stdout!.on('data', d => { output += d; if (output.includes('hot-restart: ready')) resolve() }))
+  t.match(output, 'serving an inherited socket')
+  t.match(output, `Server listening at ${path}`, 'server.address() reports the path')
+  const body = await new Promise<string>((resolve, reject) => {
+    http.get({ socketPath: path, path: '/' }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
+  })
+  t.match(JSON.parse(body), { generation: 2 })
+  child.kill('SIGTERM')
+  t.equal((await once(child, 'exit'))[0], 0)
+})

@@ -72,9 +72,9 @@ export function fdOf (server: net.Server): number | undefined {
 
 /** Whether a bound address is the one the manifest names. */
 function sameAddress (server: net.Server, entry: SocketEntry): boolean {
-  const address = server.address()
   if (entry.kind === 'unix') return true // a pipe opened from an fd cannot tell its path
-  return address !== null && typeof address === 'object' && address.port === entry.port && address.address === entry.address
+  const address = server.address() as net.AddressInfo // a listening TCP server has one
+  return address.port === entry.port && address.address === entry.address
 }
 
 /** Logger calls the hook makes; a pino logger fits. */
@@ -137,10 +137,7 @@ export class Sockets {
     // Set before listening: the app's own 'listening' handlers run before ours.
     if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
     server.once('listening', () => this.record(server, request, entry))
-    const options: Record<string, unknown> = { fd: entry.fd }
-    if (parsed.backlog !== undefined) options.backlog = parsed.backlog
-    if (parsed.signal !== undefined) options.signal = parsed.signal
-    return parsed.cb ? original.call(server, options, parsed.cb) : original.call(server, options)
+    return original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
   }
 
   private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined): void {

@@ -272,3 +272,31 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
   child.kill('SIGTERM')
   t.equal((await once(child, 'exit'))[0], 0)
 })
+
+t.test('an uncaught error shuts the process down gracefully, exit 1', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const exit = once(app.proc, 'exit')
+  await request(app.port, '/crash')
+  t.equal((await exit)[0], 1)
+  const line = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: shutting down after an uncaught error', 'the error log')
+  t.match(line.err, { message: 'crash outside a request' })
+  t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'atExit hooks ran')
+})
+
+t.test('a second SIGTERM while shutting down forces the exit', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const held = request(app.port, '/hold?ms=60000').catch((err: NodeJS.ErrnoException) => err.code)
+  await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/hold?ms=60000', 'the held request to arrive')
+  const exit = once(app.proc, 'exit')
+  process.kill(pid, 'SIGTERM')
+  await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: shutting down', 'the shutdown to start')
+  process.kill(pid, 'SIGTERM')
+  t.equal((await exit)[0], 1, 'exit 1, at once')
+  await held
+  const line = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: close-with-grace', 'close-with-grace to say why')
+  t.equal(line.err, 'second SIGTERM, exiting')
+})

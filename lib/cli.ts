@@ -7,7 +7,7 @@ import { watch, type FSWatcher } from 'node:fs'
 import { constants } from 'node:os'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
-import { readPid, readStatus } from './pid-file'
+import { readPid, readStatus, type Status } from './pid-file'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as const
@@ -54,43 +54,45 @@ function alive (pid: number): boolean {
 }
 
 /** Reads the pid file and checks that it names a live fastify-hot-restart process. */
-function serverPid (pidFile: string): number {
+function serverPid (pidFile: string): { pid: number, status: Status } {
   const pid = readPid(pidFile)
   if (pid === 'missing') throw new Exit(EXIT.noServer, `no pid file at ${pidFile}: is the server running? Start it first (with the pidFile option set to this path).`)
   if (pid === 'unreadable') throw new Exit(EXIT.noServer, `cannot read the pid file ${pidFile}: check its permissions.`)
   if (pid === 'malformed') throw new Exit(EXIT.noServer, `the pid file ${pidFile} does not hold a pid: remove it and start the server again.`)
   if (!alive(pid)) throw new Exit(EXIT.noServer, `stale pid file ${pidFile}: no process ${pid} is running. Start the server again.`)
-  if (readStatus(pidFile)?.pid !== pid) {
+  const status = readStatus(pidFile)
+  if (status?.pid !== pid) {
     throw new Exit(EXIT.noServer, `process ${pid} (from ${pidFile}) is not a fastify-hot-restart server (no status file names it): is the pid file stale?`)
   }
-  return pid
+  return { pid, status }
 }
 
 /** Sends `signal` to `pid`; a process of another user is not ours to signal. */
 function signalServer (pid: number, signal: NodeJS.Signals, pidFile: string): void {
+  /* c8 ignore start: the tests run as root, who may signal anyone */
   try {
     process.kill(pid, signal)
   } catch (err) {
-    /* c8 ignore next 2: the tests run as root, who may signal anyone */
     throw new Exit(EXIT.noServer, `process ${pid} (from ${pidFile}) cannot be signalled (${(err as NodeJS.ErrnoException).code}): run this as the server's user.`)
   }
+  /* c8 ignore stop */
 }
 
 /** Resolves when `check` returns a value; checks on every change in `folder` and every 100 ms. */
 function waitUntil<T> (folder: string, timeout: number, check: () => T | undefined): Promise<T | undefined> {
   return new Promise(resolve => {
-    let watcher: FSWatcher | undefined
     const finish = (value: T | undefined): void => {
       clearInterval(poll)
       clearTimeout(timer)
-      watcher?.close()
+      watcher.close()
       resolve(value)
     }
     const tick = (): void => {
       const value = check()
       if (value !== undefined) finish(value)
     }
-    try { watcher = watch(folder, tick) } catch { /* the poll still runs */ }
+    // the folder exists: the pid file in it was just read
+    const watcher: FSWatcher = watch(folder, tick)
     const poll = setInterval(tick, 100)
     const timer = setTimeout(() => finish(undefined), timeout)
     tick()
@@ -98,8 +100,7 @@ function waitUntil<T> (folder: string, timeout: number, check: () => T | undefin
 }
 
 async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals, io: Io): Promise<number> {
-  const pid = serverPid(pidFile)
-  const before = readStatus(pidFile)?.attempt ?? 0
+  const { pid, status: { attempt: before } } = serverPid(pidFile)
   const started = performance.now()
   signalServer(pid, signal, pidFile)
   const outcome = await waitUntil(dirname(pidFile), timeout, () => {
@@ -126,7 +127,7 @@ async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals,
 }
 
 async function stop (pidFile: string, timeout: number, io: Io): Promise<number> {
-  const pid = serverPid(pidFile)
+  const { pid } = serverPid(pidFile)
   const started = performance.now()
   signalServer(pid, 'SIGTERM', pidFile)
   const gone = await waitUntil(dirname(pidFile), timeout, () => alive(pid) ? undefined : true)

@@ -122,12 +122,10 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
     }
     const sweeper = setInterval(sweep, SWEEP_EVERY)
     const deadline = setTimeout(() => {
-      for (const socket of sockets) {
-        if (socket.destroyed) continue
-        report.forced++
-        if (socket._httpMessage) report.forcedRequests++
-        socket.destroy()
-      }
+      const left = [...sockets].filter(socket => !socket.destroyed)
+      report.forced = left.length
+      report.forcedRequests = left.filter(socket => Boolean(socket._httpMessage)).length
+      for (const socket of left) socket.destroy()
       sockets.clear()
       done()
     }, timeout)

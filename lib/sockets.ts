@@ -152,7 +152,7 @@ export class Sockets {
     }
     const listener: Listener = { server, requested, inherited: entry }
     if (entry === undefined && this.inheritedCount > 0) {
-      this.log?.info({ address: describeAddress(server.address()) }, 'hot-restart: no inherited socket matches; bound a new one')
+      this.log?.info({ address: server.address() }, 'hot-restart: no inherited socket matches; bound a new one')
     }
     this.listeners.add(listener)
     server.once('close', () => this.listeners.delete(listener))
@@ -197,10 +197,7 @@ export function handOver (listeners: Iterable<Listener>): { entries: SocketEntry
 /** `127.0.0.1:3000`, `[::1]:3000` or a unix socket path. */
 export function describeEntry (entry: SocketEntry): string {
   if (entry.kind === 'unix') return entry.path as string
-  return entry.address?.includes(':') ? `[${entry.address}]:${entry.port}` : `${entry.address}:${entry.port}`
+  const address = entry.address as string
+  return address.includes(':') ? `[${address}]:${entry.port}` : `${address}:${entry.port}`
 }
 
-function describeAddress (address: ReturnType<net.Server['address']>): string {
-  if (address === null || typeof address === 'string') return String(address)
-  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`
-}

@@ -98,9 +98,10 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
       // what the successor wrote to the channel before dying is read before the channel closes;
       // the channel usually closes before 'exit', but the order is not guaranteed
       if (!child.connected) return report()
-      /* c8 ignore next 3 */
+      /* c8 ignore start */
       child.once('disconnect', report)
       setTimeout(report, 1000).unref()
+      /* c8 ignore stop */
     })
     child.once('error', (spawnError) => {
       // an error after the spawn (a failed kill or send) is not a boot failure

@@ -213,9 +213,11 @@ export class Upgrader {
     if (readStatus(this.pidFile)?.pid !== process.pid) return
     try {
       writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+    /* c8 ignore start: a disk error between two writes of the same file */
     } catch (err) {
       this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
+    /* c8 ignore stop */
   }
 
   /**

@@ -146,3 +146,14 @@ t.test('stop times out against a process that ignores SIGTERM', async t => {
   t.equal(r.code, EXIT.timeout)
   t.match(r.err, /timed out after 300 ms waiting for \d+ to exit/)
 })
+
+t.test('a server that exits instead of reloading: exit 1', async t => {
+  const child = spawn(process.execPath, ['-e', 'process.on("SIGUSR2", () => process.exit(0)); console.log("up"); setInterval(() => {}, 1000)'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.teardown(() => child.kill('SIGKILL'))
+  await once(child.stdout!, 'data')
+  const pidFile = join(dir, 'quitter.pid')
+  writeServing(pidFile, child.pid!, 1)
+  const r = await run('reload', '--pid-file', pidFile)
+  t.equal(r.code, EXIT.failed)
+  t.match(r.err, new RegExp(`reload failed: the server \\(pid ${child.pid}\\) exited during the reload`))
+})

@@ -232,13 +232,13 @@ t.test('a successor that listens elsewhere binds fresh; the old socket is closed
   writeFileSync(bindFile, '::1 0')
   const { successorPid } = await reload(app, pid)
   const fresh = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: no inherited socket matches; bound a new one', 'the fresh bind')
-  t.match(fresh.address, /^\[::1\]:\d+$/)
+  t.match(fresh.address, { address: '::1', family: 'IPv6' })
   const closed = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: closed inherited sockets that no listen() claimed', 'the unclaimed socket to close')
   t.same(closed.fds, [3])
   await predecessorGone(app, successorPid)
   const refused = await request(app.port, '/').then(() => 'served', (err: NodeJS.ErrnoException) => err.code)
   t.equal(refused, 'ECONNREFUSED', 'the old address is closed once nobody serves it')
-  const port = Number(/:(\d+)$/.exec(fresh.address as string)![1])
+  const port = (fresh.address as { port: number }).port
   const res = await new Promise<number>((resolve, reject) => {
     http.get({ host: '::1', port, path: '/' }, r => { r.resume(); resolve(r.statusCode!) }).on('error', reject)
   })

@@ -1,0 +1,30 @@
+import t from 'tap'
+import { spawnSuccessor } from '../lib/successor'
+
+t.test('a successor that cannot be started is reported with the reason', async t => {
+  const successor = spawnSuccessor({
+    manifest: { version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [] },
+    fds: [],
+    readyTimeout: 5000,
+    execPath: '/nonexistent/node',
+    args: []
+  })
+  t.equal(successor.pid, undefined)
+  await t.rejects(successor.ready, { code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', message: /could not be started \(spawn \/nonexistent\/node ENOENT\)/ })
+  await successor.kill()
+})
+
+t.test('a successor that says ready, and one that sends junk first', async t => {
+  const successor = spawnSuccessor({
+    manifest: { version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [] },
+    fds: [],
+    readyTimeout: 10000,
+    execPath: process.execPath,
+    args: ['-e', 'process.send(null); process.send("x"); process.send({ hotRestart: "error", message: "first\\nsecond" }); process.send({ hotRestart: "ready" }); process.disconnect()']
+  })
+  const ready = await successor.ready
+  t.equal(ready.pid, successor.pid)
+  t.type(ready.readyMs, 'number')
+  await successor.kill()
+  await successor.kill()
+})

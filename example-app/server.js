@@ -12,7 +12,7 @@ let served = 0
 
 async function main () {
   await app.register(hotRestart, {
-    pidFile: join(__dirname, 'app.pid'),
+    pidFile: process.env.PID_FILE ?? join(__dirname, 'app.pid'),
     drainTimeout: 10000
   })
 

@@ -29,6 +29,7 @@ function alive (pid: number): boolean {
 const cases = [
   { boot: 'throw', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 1 before it was ready: Error: boom at boot/ },
   { boot: 'exit0', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 0 before it was ready/ },
+  { boot: 'kill', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /was killed by SIGKILL before it was ready/ },
   { boot: 'hang', code: 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT', reason: /was not ready within 8000 ms and was killed/ }
 ]
 
@@ -51,7 +52,7 @@ t.test('broken successors are killed, the predecessor serves on, a fixed one tak
     t.ok(successorPid > 0 && !alive(successorPid), `${c.boot}: the successor is gone (no zombie: it was reaped)`)
   }
   const outcome = await load.stop()
-  t.comment(`requests during the 3 failed upgrades: ${outcome.ok + outcome.failed}, failed: ${outcome.failed}`)
+  t.comment(`requests during the 4 failed upgrades: ${outcome.ok + outcome.failed}, failed: ${outcome.failed}`)
   t.equal(outcome.failed, 0, 'no request failed while the successors failed')
   t.same(Object.keys(outcome.byPid), [String(pid)], 'the predecessor served every request')
 

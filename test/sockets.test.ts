@@ -52,8 +52,9 @@ t.test('the hook records listening servers, hands them over, and forgets closed 
   const original = net.Server.prototype.listen
   const remove = sockets.install()
   const hooked = net.Server.prototype.listen
-  sockets.install()
+  const again = sockets.install()
   t.equal(net.Server.prototype.listen, hooked, 'installing twice keeps one hook')
+  t.teardown(again)
   t.teardown(remove)
   const a = net.createServer()
   const b = net.createServer()

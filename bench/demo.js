@@ -1,0 +1,111 @@
+'use strict'
+// `npm run demo`: starts the example app, sends it steady keep-alive traffic, reloads it 5
+// times through the CLI while a progress line shows what happens, then stops everything and
+// prints a summary. Exits non-zero if any request failed. Loopback only; bounded in time.
+const { spawn, execFile } = require('node:child_process')
+const { mkdtempSync, rmSync } = require('node:fs')
+const http = require('node:http')
+const { tmpdir } = require('node:os')
+const { join } = require('node:path')
+const { createInterface } = require('node:readline')
+
+const ROOT = join(__dirname, '..')
+const CLIENTS = 30
+const RELOADS = 5
+const LIMIT_MS = 60000
+
+const dir = mkdtempSync(join(tmpdir(), 'fhr-demo-'))
+const pidFile = join(dir, 'app.pid')
+const stats = { ok: 0, failed: 0, failures: {}, pid: 0, generation: 0 }
+let running = true
+
+function request (agent, port) {
+  return new Promise(resolve => {
+    const fail = (why) => { stats.failed++; stats.failures[why] = (stats.failures[why] || 0) + 1; resolve() }
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 10000 }, res => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', c => { body += c })
+      res.on('end', () => {
+        if (res.statusCode !== 200) return fail(`status ${res.statusCode}`)
+        const { pid, generation } = JSON.parse(body)
+        stats.ok++
+        stats.pid = pid
+        stats.generation = generation
+        resolve()
+      })
+      res.on('error', err => fail(err.code || err.message))
+    })
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })))
+    req.on('error', err => fail(err.code || err.message))
+  })
+}
+
+function cli (...args) {
+  return new Promise(resolve => {
+    execFile(process.execPath, [join(ROOT, 'dist', 'cli.js'), ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? err.code : 0, out: stdout.trim(), err: stderr.trim() })
+    })
+  })
+}
+
+function progress (text) {
+  if (process.stdout.isTTY) process.stdout.write(`\r\x1b[K${text}`)
+}
+
+async function main () {
+  const app = spawn(process.execPath, [join(ROOT, 'example-app', 'server.js')], {
+    env: { ...process.env, PORT: '0', PID_FILE: pidFile },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const lines = createInterface({ input: app.stdout })
+  const port = await new Promise((resolve, reject) => {
+    lines.on('line', line => {
+      const m = /"msg":"Server listening at http:\/\/127\.0\.0\.1:(\d+)"/.exec(line)
+      if (m) resolve(Number(m[1]))
+    })
+    app.once('exit', () => reject(new Error('the example app exited before it listened')))
+  })
+  await new Promise(resolve => lines.on('line', line => { if (line.includes('hot-restart: ready')) resolve() }))
+  const ended = new Promise(resolve => lines.once('close', resolve))
+
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS })
+  const loops = Array.from({ length: CLIENTS }, async () => { while (running) await request(agent, port) })
+  const ticker = setInterval(() => progress(`requests ${stats.ok + stats.failed}  failed ${stats.failed}  pid ${stats.pid}  generation ${stats.generation}`), 100)
+
+  const reloads = []
+  for (let i = 0; i < RELOADS; i++) {
+    // let traffic flow between reloads
+    const before = stats.ok
+    await new Promise(resolve => { const t = setInterval(() => { if (stats.ok - before >= 2000) { clearInterval(t); resolve() } }, 20) })
+    const r = await cli('reload', '--pid-file', pidFile, '--timeout', '30000')
+    const m = /in (\d+) ms/.exec(r.out)
+    reloads.push({ ok: r.code === 0, ms: m ? Number(m[1]) : null, text: r.code === 0 ? r.out : r.err })
+    // the successor accepts reloads once its predecessor has exited
+    await new Promise(resolve => lines.on('line', function wait (line) { if (line.includes('the predecessor has exited')) { lines.removeListener('line', wait); resolve() } }))
+  }
+  running = false
+  await Promise.all(loops)
+  clearInterval(ticker)
+  agent.destroy()
+  progress('')
+  const stop = await cli('stop', '--pid-file', pidFile)
+  await ended
+
+  console.log('\nfastify-hot-restart demo: example-app under load from %d keep-alive clients\n', CLIENTS)
+  console.log('| reload | result | handover (CLI: signal -> new generation ready) |')
+  console.log('| --- | --- | --- |')
+  reloads.forEach((r, i) => console.log(`| ${i + 1} | ${r.ok ? 'ok' : 'FAILED'} | ${r.ok ? `${r.ms} ms` : r.text} |`))
+  console.log(`\nreloads ok: ${reloads.filter(r => r.ok).length}/${RELOADS}   requests: ${stats.ok + stats.failed}   failed: ${stats.failed}${stats.failed ? ' ' + JSON.stringify(stats.failures) : ''}`)
+  console.log(stop.code === 0 ? stop.out : `stop: ${stop.err}`)
+  rmSync(dir, { recursive: true, force: true })
+  return stats.failed === 0 && reloads.every(r => r.ok) ? 0 : 1
+}
+
+const limit = setTimeout(() => {
+  console.error(`demo: gave up after ${LIMIT_MS} ms`)
+  // leave nothing behind: the generation that serves now is the one in the pid file
+  try { process.kill(Number(require('node:fs').readFileSync(pidFile, 'utf8')), 'SIGKILL') } catch {}
+  process.exit(2)
+}, LIMIT_MS)
+main().then(code => { clearTimeout(limit); process.exitCode = code }, err => { console.error(err); process.exit(2) })

@@ -300,3 +300,28 @@ t.test('a second SIGTERM while shutting down forces the exit', async t => {
   const line = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: close-with-grace', 'close-with-grace to say why')
   t.equal(line.err, 'second SIGTERM, exiting')
 })
+
+t.test('a burst of 50 reload signals: exactly one upgrade, the rest refused and logged, one process serves', async t => {
+  const app = await startApp()
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const started = Date.now()
+  for (let i = 0; i < 50; i++) {
+    process.kill(pid, 'SIGUSR2')
+    // let the process take each signal (signals of one kind do not queue)
+    await new Promise(resolve => setTimeout(resolve, 2))
+  }
+  t.ok(Date.now() - started < 1000, 'the signals were sent in a burst')
+  const ready = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the successor is ready; draining', 'the upgrade')
+  const successorPid = ready.successorPid as number
+  await predecessorGone(app, successorPid)
+  const startedUpgrades = app.lines.filter(l => l.msg === 'hot-restart: upgrade started')
+  const refused = app.lines.filter(l => String(l.msg).startsWith('hot-restart: upgrade refused'))
+  t.equal(startedUpgrades.length, 1, 'exactly one upgrade ran')
+  t.ok(refused.length >= 1, `the others were refused (${refused.length} reached the process)`)
+  t.ok(refused.every(l => l.code === 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS' && l.pid === pid), 'each refusal logged once with its reason')
+  const res = await request(app.port, '/')
+  t.equal(res.body.pid, successorPid, 'exactly one process serves')
+  t.notOk(alive(pid))
+  await app.stop(successorPid)
+})

@@ -6,7 +6,7 @@
  *   listen on that socket's fd, so the socket is never closed and never bound twice.
  * Every server is covered, including the extra ones Fastify creates for `localhost`.
  */
-import { closeSync } from 'node:fs'
+import { closeSync, existsSync, renameSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { BadManifestError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
@@ -21,6 +21,8 @@ export interface Listener {
 
 interface ParsedListen {
   request: ListenRequest | null
+  /** The options object, when listen() was given one. */
+  options?: Record<string, unknown>
   backlog?: number
   signal?: AbortSignal
   cb?: (...args: unknown[]) => void
@@ -41,7 +43,7 @@ export function parseListenArgs (args: unknown[]): ParsedListen {
   if (typeof first === 'object' && first !== null) {
     const o = first as Record<string, unknown>
     if (o.handle !== undefined || o._handle !== undefined || o.fd !== undefined) return { request: null, cb }
-    const common = { cb, backlog: typeof o.backlog === 'number' ? o.backlog : undefined, signal: o.signal as AbortSignal | undefined }
+    const common = { cb, backlog: typeof o.backlog === 'number' ? o.backlog : undefined, signal: o.signal as AbortSignal | undefined, options: o }
     if (typeof o.path === 'string') return { request: { host: '', port: 0, path: o.path }, ...common }
     return { request: { host: typeof o.host === 'string' ? o.host : '', port: o.port === undefined ? 0 : Number(o.port) }, ...common }
   }
@@ -68,6 +70,29 @@ export function matches (entry: SocketEntry, req: ListenRequest): boolean {
 export function fdOf (server: net.Server): number | undefined {
   const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
   return typeof fd === 'number' && fd >= 0 ? fd : undefined
+}
+
+/**
+ * Listens on a new unix socket so that closing it never unlinks its path: Node (libuv) unlinks
+ * the path a socket was bound to when it closes, which would delete the path a successor
+ * serves. So the socket is bound to a temporary name beside the path and renamed to it before
+ * anyone can connect; the path goes away only at the final shutdown (see unlinkPaths).
+ */
+function listenOnPath (server: net.Server, original: ListenFn, path: string, parsed: ParsedListen): net.Server {
+  const temp = `${path}.${process.pid}.sock`
+  const options = { backlog: parsed.backlog, ...parsed.options, path: temp }
+  original.call(server, options, parsed.cb)
+  // the bind is synchronous; a failure is emitted later as the server's 'error'
+  try { renameSync(temp, path) } catch {}
+  ;(server as unknown as { _pipeName?: string })._pipeName = path
+  return server
+}
+
+/** Removes the unix socket paths of these listeners (at the last generation's shutdown). */
+export function unlinkPaths (listeners: Iterable<Listener>): void {
+  for (const { requested } of listeners) {
+    if (requested.path !== undefined) rmSync(requested.path, { force: true })
+  }
 }
 
 /** Whether a bound address is the one the manifest names. */
@@ -130,6 +155,7 @@ export class Sockets {
     const index = this.unclaimed.findIndex(entry => matches(entry, request))
     if (index === -1) {
       server.once('listening', () => this.record(server, request, undefined))
+      if (request.path !== undefined && !existsSync(request.path)) return listenOnPath(server, original, request.path, parsed)
       return original.apply(server, args)
     }
     const [entry] = this.unclaimed.splice(index, 1) as [SocketEntry]

@@ -28,7 +28,7 @@ import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
-import { handOver, Sockets, type Listener } from './sockets'
+import { handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
 
 /** A pino-compatible logger. */
@@ -283,7 +283,8 @@ export class Upgrader {
       }
       this.state = 'draining'
       if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
-      const servers = new Set<net.Server>([...this.sockets.listeners].map(l => l.server))
+      const listeners = [...this.sockets.listeners]
+      const servers = new Set<net.Server>(listeners.map(l => l.server))
       const draining = drain(servers, this.options.drainTimeout)
       // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them
       const drainHooks = this.drainHooks.run(this.options.drainTimeout, this.log)
@@ -296,7 +297,11 @@ export class Upgrader {
       const drainedAt = performance.now()
       const hooks: AtExitReport = await this.atExitHooks.run(this.options.atExitTimeout, this.log)
       await this.closeParticipants()
-      if (reason === 'shutdown' && this.pidFile !== undefined) removeIfOurs(this.pidFile, process.pid)
+      if (reason === 'shutdown') {
+        // the last generation: its unix socket paths go, and so does its pid file
+        unlinkPaths(listeners)
+        if (this.pidFile !== undefined) removeIfOurs(this.pidFile, process.pid)
+      }
       this.dispose()
       const timings = upgrade === undefined
         ? { drainMs: drained.durationMs, drainedToExitMs: Math.round(performance.now() - drainedAt) }

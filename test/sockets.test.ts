@@ -1,20 +1,21 @@
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { SocketEntry } from '../lib/manifest'
-import { describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets } from '../lib/sockets'
+import { describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets, unlinkPaths } from '../lib/sockets'
 
 t.test('parseListenArgs understands every form of listen()', async t => {
   const cb = (): void => {}
   const signal = new AbortController().signal
   t.same(parseListenArgs([]), { request: { host: '', port: 0 }, cb: undefined })
   t.same(parseListenArgs([cb]), { request: { host: '', port: 0 }, cb })
-  t.same(parseListenArgs([{ port: 3000, host: 'localhost', backlog: 10, signal }, cb]), { request: { host: 'localhost', port: 3000 }, cb, backlog: 10, signal })
-  t.same(parseListenArgs([{ port: '3000' }]), { request: { host: '', port: 3000 }, cb: undefined, backlog: undefined, signal: undefined })
-  t.same(parseListenArgs([{}]), { request: { host: '', port: 0 }, cb: undefined, backlog: undefined, signal: undefined })
+  const o = { port: 3000, host: 'localhost', backlog: 10, signal }
+  t.same(parseListenArgs([o, cb]), { request: { host: 'localhost', port: 3000 }, cb, backlog: 10, signal, options: o })
+  t.same(parseListenArgs([{ port: '3000' }]), { request: { host: '', port: 3000 }, cb: undefined, backlog: undefined, signal: undefined, options: { port: '3000' } })
+  t.same(parseListenArgs([{}]), { request: { host: '', port: 0 }, cb: undefined, backlog: undefined, signal: undefined, options: {} })
   t.same(parseListenArgs([{ path: '/tmp/s' }]).request, { host: '', port: 0, path: '/tmp/s' })
   t.same(parseListenArgs([{ fd: 3 }]).request, null)
   t.same(parseListenArgs([{ handle: {} }]).request, null)
@@ -94,4 +95,25 @@ t.test('closeUnclaimed closes the fds nobody claimed', async t => {
   t.same(sockets.closeUnclaimed().map(e => e.fd), [fd, 99999])
   t.same(sockets.closeUnclaimed(), [], 'once')
   server.close()
+})
+
+t.test('unix paths: bound under a temporary name then renamed; errors stay the server\'s', async t => {
+  const sockets = new Sockets()
+  t.teardown(sockets.install())
+  const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
+  const taken = join(dir, 'taken.sock')
+  writeFileSync(taken, '')
+  const a = net.createServer()
+  a.listen(taken)
+  t.equal((await once(a, 'error'))[0].code, 'EADDRINUSE', 'an existing path is refused as Node refuses it')
+  const b = net.createServer()
+  b.listen({ path: join(dir, 'missing', 'x.sock') })
+  t.match((await once(b, 'error'))[0], { code: /^E/ }, 'a bind error is the server\'s error')
+  const c = net.createServer()
+  const path = join(dir, 'ok.sock')
+  await once(c.listen(path, 5), 'listening')
+  t.equal(c.address(), path)
+  unlinkPaths(sockets.listeners)
+  t.notOk(existsSync(path), 'unlinkPaths removes the path')
+  c.close()
 })

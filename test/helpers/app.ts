@@ -65,8 +65,9 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
       ended.then(() => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`all processes exited while waiting for ${what}`)) } })
     })
   }
-  const listening = await waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at http://127.0.0.1:'), 'listening')
-  const port = Number(/:(\d+)$/.exec(listening.msg as string)![1])
+  const listening = await waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '), 'listening')
+  // NaN when the app listens on a unix socket
+  const port = Number(/:(\d+)$/.exec(listening.msg as string)?.[1])
   await waitFor(l => l.msg === 'hot-restart: ready' && l.pid === proc.pid, 'ready')
   return {
     proc, port, dir, pidFile, atExitFile, lines, waitFor, ended,

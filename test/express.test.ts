@@ -1,25 +1,12 @@
 // The node:http adapter with Express 5: the same guarantees as the Fastify plugin.
 import { once } from 'node:events'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-
-function postUpgrade (port: number): Promise<{ status: number, body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/upgrade', method: 'POST', agent: false }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 t.test('Express: 5 reloads under load with 0 failed requests, a broken successor tolerated, atExit hooks run', async t => {
   const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
@@ -30,7 +17,7 @@ t.test('Express: 5 reloads under load with 0 failed requests, a broken successor
   const load = startLoad(app.port, { keepAlive: 50, fresh: 4 })
 
   writeFileSync(bootFile, 'throw')
-  const failed = await postUpgrade(app.port)
+  const failed = await request(app.port, '/upgrade', { method: 'POST' })
   t.equal(failed.status, 500)
   t.equal(failed.body.code, 'FST_HOT_RESTART_SUCCESSOR_EXITED')
   t.match(failed.body.message, /boom at boot/)

@@ -10,22 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+import { request } from './helpers/http'
 
 function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
-}
-
-function request (port: number, path: string, method = 'GET'): Promise<{ status: number, body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent: false }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
 }
 
 t.test('SIGTERM to the predecessor while its successor boots: the successor is stopped, the predecessor shuts down', async t => {
@@ -76,13 +64,13 @@ t.test('a reload asked of a successor whose predecessor still drains is refused,
   const hold = request(app.port, '/hold?ms=3000')
   await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/hold?ms=3000', 'the held request to arrive')
   const { successorPid } = await reload(app, pid)
-  const refused = await request(app.port, '/upgrade', 'POST')
+  const refused = await request(app.port, '/upgrade', { method: 'POST' })
   t.equal(refused.status, 500)
   t.equal(refused.body.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING')
   t.match(refused.body.message, String(pid))
   t.equal((await hold).status, 200)
   await predecessorGone(app, successorPid)
-  const accepted = await request(app.port, '/upgrade', 'POST')
+  const accepted = await request(app.port, '/upgrade', { method: 'POST' })
   t.equal(accepted.status, 200)
   t.equal(accepted.body.generation, 3)
   await predecessorGone(app, accepted.body.pid as number)

@@ -2,25 +2,12 @@
 // requests, the successor is gone, upgrade() rejects with a code, and a fixed successor then
 // takes over.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { predecessorGone, reload, startApp } from './helpers/app'
+import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-
-function postUpgrade (port: number): Promise<{ status: number, body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/upgrade', method: 'POST' }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(body) }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch { return false }
@@ -42,7 +29,7 @@ t.test('broken successors are killed, the predecessor serves on, a fixed one tak
 
   for (const c of cases) {
     writeFileSync(bootFile, c.boot)
-    const res = await postUpgrade(app.port)
+    const res = await request(app.port, '/upgrade', { method: 'POST' })
     t.equal(res.status, 500, `${c.boot}: upgrade() rejected`)
     t.equal(res.body.code, c.code, `${c.boot}: with ${c.code}`)
     t.match(res.body.message, c.reason, `${c.boot}: with the reason`)

@@ -5,23 +5,13 @@ import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import t from 'tap'
 import { predecessorGone, reload, startApp } from './helpers/app'
-
-function get (port: number, path: string, agent?: http.Agent): Promise<{ status: number, headers: http.IncomingHttpHeaders, body: { pid: number, generation: number } }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, agent }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(body) }))
-    }).on('error', reject)
-  })
-}
+import { request } from './helpers/http'
 
 t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExit hooks and exits 0', async t => {
   const app = await startApp()
   t.teardown(() => app.kill())
   const first = app.proc.pid!
-  const before = await get(app.port, '/')
+  const before = await request(app.port, '/')
   t.same(before.body, { pid: first, generation: 1 })
 
   const exit = once(app.proc, 'exit')
@@ -30,7 +20,7 @@ t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExi
   t.equal(code, 0, 'the predecessor exits 0')
   t.equal(signal, null)
 
-  const after = await get(app.port, '/')
+  const after = await request(app.port, '/')
   t.same(after.body, { pid: successorPid, generation: 2 }, 'the successor serves the same port')
   t.not(successorPid, first)
   t.equal(readFileSync(app.pidFile, 'utf8'), `${successorPid}\n`, 'the pid file names the successor')
@@ -54,8 +44,8 @@ t.test('a request in flight on a kept-alive socket when the reload starts comple
   const first = app.proc.pid!
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => agent.destroy())
-  await get(app.port, '/', agent) // open the kept-alive socket
-  const slow = get(app.port, '/hold?ms=2000', agent)
+  await request(app.port, '/', { agent }) // open the kept-alive socket
+  const slow = request(app.port, '/hold?ms=2000', { agent })
   await app.waitFor(l => l.pid === first && (l.req as { url?: string } | undefined)?.url === '/hold?ms=2000', 'the slow request to arrive')
   const handedOver = reload(app, first)
   const res = await slow
@@ -67,7 +57,7 @@ t.test('a request in flight on a kept-alive socket when the reload starts comple
   t.ok((completed.time as number) - (ready.time as number) >= 1900,
     'the request completed about 2 s after the successor was ready')
   const { successorPid } = await handedOver
-  const next = await get(app.port, '/', agent)
+  const next = await request(app.port, '/', { agent })
   t.equal(next.body.pid, successorPid, 'the next request on the same agent reaches the successor')
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)
@@ -88,7 +78,7 @@ t.test('two signals in quick succession: one upgrade, the other refused and logg
 
   // the successor refuses while its predecessor is still there, then accepts
   await predecessorGone(app, successorPid)
-  const res = await get(app.port, '/')
+  const res = await request(app.port, '/')
   t.equal(res.body.pid, successorPid, 'exactly one process serves')
   await app.stop(successorPid)
 })
@@ -97,7 +87,7 @@ t.test('SIGTERM shuts down gracefully: the request in flight finishes, atExit ho
   const app = await startApp()
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
-  const slow = get(app.port, '/slow?ms=1000')
+  const slow = request(app.port, '/slow?ms=1000')
   await app.waitFor(l => l.pid === pid && (l.req as { url?: string } | undefined)?.url === '/slow?ms=1000', 'the slow request to arrive')
   const exit = once(app.proc, 'exit')
   process.kill(pid, 'SIGTERM')

@@ -3,6 +3,7 @@
  * their validation. Validation throws `FST_HOT_RESTART_INVALID_OPTION` naming the option,
  * what was expected and what was given.
  */
+import { constants } from 'node:os'
 import { InvalidOptionError } from './errors'
 
 /** Options of the Fastify plugin and of the node:http adapter. */
@@ -96,7 +97,7 @@ export function resolveOptions (options: unknown): ResolvedOptions {
   }
 
   const signal = opts.signal ?? defaults.signal
-  if (typeof signal !== 'string' || !/^SIG[A-Z0-9]+$/.test(signal) || forbiddenSignals.has(signal)) {
+  if (typeof signal !== 'string' || !(signal in constants.signals) || forbiddenSignals.has(signal)) {
     throw invalid('signal', 'a catchable signal name such as "SIGUSR2" or "SIGHUP" (not SIGUSR1, SIGKILL or SIGSTOP)', opts.signal)
   }
 

@@ -18,6 +18,7 @@ t.test('every wrong option throws a coded error naming the option, the expectati
     [{ bogus: 1 }, /Unknown option `bogus`; known options are signal, pidFile/],
     [{ signal: 'USR2' }, /Expected `signal` to be a catchable signal name .* got `"USR2"` \(string\)/],
     [{ signal: 'SIGUSR1' }, /`signal`.*got `"SIGUSR1"`/],
+    [{ signal: 'SIGFOO' }, /`signal`.*got `"SIGFOO"`/],
     [{ signal: 'SIGKILL' }, /`signal`/],
     [{ signal: 12 }, /`signal`.*got `12` \(number\)/],
     [{ pidFile: '' }, /Expected `pidFile` to be a non-empty file path, got `""` \(string\)/],

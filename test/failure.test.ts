@@ -3,13 +3,13 @@
 // predecessor still drains, and manifests that cannot be trusted.
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+import { fixture, killOnExit, predecessorGone, reload, startApp } from './helpers/app'
 import { request } from './helpers/http'
 
 function alive (pid: number): boolean {
@@ -98,6 +98,7 @@ async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'i
     env: { ...process.env, FASTIFY_HOT_RESTART: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) },
     stdio: ['ignore', 'pipe', 'pipe', fd3]
   })
+  killOnExit(child)
   let output = ''
   child.stdout!.on('data', d => {
     output += d
@@ -236,9 +237,10 @@ t.test('a successor that listens elsewhere binds fresh; the old socket is closed
 
 t.test('a unix socket in the manifest is served by a listen on its path', async t => {
   const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
+  // bound under another name, so that closing this process's copy does not unlink `path`
   const server = net.createServer()
-  await once(server.listen(path), 'listening')
-  t.teardown(() => server.close())
+  await once(server.listen(`${path}.tmp`), 'listening')
+  renameSync(`${path}.tmp`, path)
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
     env: {
@@ -248,7 +250,10 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
     },
     stdio: ['ignore', 'pipe', 'inherit', fd]
   })
+  killOnExit(child)
   t.teardown(() => { child.kill('SIGKILL') })
+  // the child has its copy: this process stops accepting, or it would take some of the connections
+  server.close()
   let output = ''
   await new Promise<void>(resolve => child.stdout!.on('data', d => { output += d; if (output.includes('hot-restart: ready')) resolve() }))
   t.match(output, 'serving an inherited socket')

@@ -34,6 +34,16 @@ export interface RunningApp {
 
 export const fixture = (name: string): string => resolve(__dirname, '..', 'fixtures', name)
 
+// Every process a test starts dies with the test process, even when tap times the test out
+// and its teardowns never run: a leftover successor would hold the runner's output pipe open.
+const killers = new Set<() => void>()
+process.once('exit', () => { for (const kill of killers) kill() })
+
+/** Kills `pid` (SIGKILL) when the test process exits, if it is still alive then. */
+export function killOnExit (target: ChildProcess | (() => void)): void {
+  killers.add(typeof target === 'function' ? target : () => { if (target.exitCode === null && target.signalCode === null) target.kill('SIGKILL') })
+}
+
 export async function startApp (env: Record<string, string> = {}, file = fixture('app.ts')): Promise<RunningApp> {
   const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
   const pidFile = join(dir, 'app.pid')
@@ -42,6 +52,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
     env: { ...process.env, PID_FILE: pidFile, AT_EXIT_FILE: atExitFile, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })
+  killOnExit(proc)
   const lines: LogLine[] = []
   const waiters = new Set<{ match: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
   const rl = createInterface({ input: proc.stdout! })
@@ -69,7 +80,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
   // NaN when the app listens on a unix socket
   const port = Number(/:(\d+)$/.exec(listening.msg as string)?.[1])
   await waitFor(l => l.msg === 'hot-restart: ready' && l.pid === proc.pid, 'ready')
-  return {
+  const app: RunningApp = {
     proc, port, dir, pidFile, atExitFile, lines, waitFor, ended,
     async stop (pid: number) {
       try { process.kill(pid, 'SIGTERM') } catch {}
@@ -82,6 +93,8 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
       }
     }
   }
+  killOnExit(() => app.kill())
+  return app
 }
 
 /** Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid` drains. */

@@ -6,7 +6,7 @@ import fp from 'fastify-plugin'
 import { checkHook, type AtExitHook } from './at-exit'
 import * as errors from './errors'
 import { installGracefulShutdown } from './graceful'
-import { resolveOptions, type HotRestartOptions } from './options'
+import { ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
 export type { HotRestartOptions } from './options'
@@ -55,8 +55,9 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     fastify.log.warn('fastify-hot-restart: reloading is not supported on Windows; the app runs, upgrade() and the reload signal are unavailable')
   }
   const { upgrader, created } = sharedUpgrader(options, fastify.log)
-  if (!created && upgrader.options.signal !== options.signal) {
-    fastify.log.warn({ signal: upgrader.options.signal }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
+  const ignored = created ? [] : ignoredOptions(upgrader.options, opts)
+  if (ignored.length > 0) {
+    fastify.log.warn({ ignored }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
   }
   const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
 

@@ -11,7 +11,7 @@ import type net from 'node:net'
 import { checkHook, type AtExitHook } from './at-exit'
 import { InvalidOptionError } from './errors'
 import { installGracefulShutdown } from './graceful'
-import { describe, resolveOptions, type HotRestartOptions } from './options'
+import { describe, ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
 import { sharedUpgrader, type Logger, type UpgradeResult } from './upgrader'
 
 export * from './errors'
@@ -70,6 +70,8 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
   const resolved = resolveOptions(rest)
   const { upgrader, created } = sharedUpgrader(resolved, logger)
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, resolved, logger))
+  const ignored = created ? [] : ignoredOptions(upgrader.options, rest)
+  if (ignored.length > 0) logger.warn({ ignored }, 'hot-restart: this process already has an upgrader; the first app\'s options apply')
   const participant = upgrader.addParticipant({
     name: 'node:http',
     close: () => new Promise<void>(resolve => { server.close(() => resolve()) })

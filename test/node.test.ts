@@ -48,6 +48,16 @@ t.test('listen, the handle, close', async t => {
   t.ok(lines.some(([, msg]) => msg === 'hot-restart: shut down'))
 })
 
+t.test('a second server in the process shares the upgrader; the options it cannot apply are reported', async t => {
+  const warnings: Array<[object, string]> = []
+  const logger = { info () {}, warn: (o: object, msg: string) => { warnings.push([o, msg]) }, error () {} }
+  const first = hotRestart(http.createServer(), { logger, closeWithGrace: false })
+  const second = hotRestart(http.createServer(), { logger, closeWithGrace: false, drainTimeout: 5000, readyTimeout: 60000 })
+  t.same(warnings, [[{ ignored: ['drainTimeout'] }, 'hot-restart: this process already has an upgrader; the first app\'s options apply']])
+  await first.close()
+  t.equal(second.draining, true, 'one upgrader for both')
+})
+
 t.test('the default logger writes JSON lines', async t => {
   const out: string[] = []
   const write = (chunk: string): boolean => { out.push(chunk); return true }

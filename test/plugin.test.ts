@@ -38,10 +38,10 @@ t.test('decorators, hooks and disposal', async t => {
 
   // a second app in the process shares the upgrader; different options are reported
   const second = Fastify()
-  const warnings: string[] = []
-  second.log.warn = ((_obj: unknown, msg: string) => { warnings.push(msg) }) as never
-  await second.register(required, { signal: 'SIGHUP' })
-  t.match(warnings, [/already has an upgrader; the first app's options apply/])
+  const warnings: Array<[unknown, string]> = []
+  second.log.warn = ((obj: unknown, msg: string) => { warnings.push([obj, msg]) }) as never
+  await second.register(required, { signal: 'SIGHUP', drainTimeout: 1000 })
+  t.match(warnings, [[{ ignored: ['signal'] }, /already has an upgrader; the first app's options apply/]], 'only the options that differ')
   t.equal(process.listenerCount('SIGUSR2'), signals + 1, 'one handler for both apps')
 
   await app.listen({ port: 0, host: '127.0.0.1' })

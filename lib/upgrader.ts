@@ -318,6 +318,7 @@ export class Upgrader {
           generation: upgrade?.generation ?? this.generation,
           ...timings,
           closedIdle: drained.closedIdle,
+          goaway: drained.goaway,
           forced: drained.forced,
           atExitHooks: hooks.ran,
           atExitFailed: hooks.failed.length + hooks.timedOut.length

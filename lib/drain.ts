@@ -7,7 +7,10 @@
  * arriving; at the deadline, close what is left.
  * HTTP/2 sessions (node:http2, with or without TLS) are told to go away (GOAWAY): the client
  * opens no new stream on them, the streams in flight finish, then the session closes.
+ * The connections of any other server (a TCP protocol of the app's) are waited for until the
+ * deadline: only the app knows when one is idle, and it can end them in an onDrain hook.
  */
+import type dgram from 'node:dgram'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
@@ -24,9 +27,11 @@ interface TrackedSocket extends net.Socket {
   alpnProtocol?: string | false | null
 }
 
-/** What is tracked of one server: its HTTP/1 sockets and its HTTP/2 sessions. */
+/** What is tracked of one server: its HTTP/1 sockets, its HTTP/2 sessions, or its other connections. */
 interface Tracked {
   sockets: Set<TrackedSocket>
+  /** Connections of a server that does not speak HTTP: never closed before the deadline. */
+  connections: Set<net.Socket>
   /** HTTP/2 sessions, each with its count of open streams. */
   sessions: Map<http2.ServerHttp2Session, { streams: number }>
   /** Set once the drain starts: a session that starts after that is told to go away at once. */
@@ -50,16 +55,27 @@ export function isHttp2Server (server: net.Server): boolean {
 }
 
 /**
- * Starts tracking the connections of an HTTP server (HTTP/1 sockets, HTTP/2 sessions), so that
- * it can be drained.
+ * Starts tracking the connections of a server (HTTP/1 sockets, HTTP/2 sessions, or the
+ * connections of any other protocol), so that it can be drained.
  * @returns a remover
  */
 export function trackConnections (server: net.Server): () => void {
+  if (tracked.has(server)) return () => {}
   const h1 = isHttpServer(server)
   const h2 = isHttp2Server(server)
-  if (!(h1 || h2) || tracked.has(server)) return () => {}
-  const state: Tracked = { sockets: new Set(), sessions: new Map(), draining: false }
+  const state: Tracked = { sockets: new Set(), connections: new Set(), sessions: new Map(), draining: false }
   tracked.set(server, state)
+  if (!h1 && !h2) {
+    const onOther = (socket: net.Socket): void => {
+      state.connections.add(socket)
+      socket.once('close', () => state.connections.delete(socket))
+    }
+    server.on('connection', onOther)
+    return () => {
+      server.removeListener('connection', onOther)
+      tracked.delete(server)
+    }
+  }
   const onConnection = (socket: TrackedSocket): void => {
     // an HTTP/2 server with allowHTTP1 serves HTTP/1 on the TLS sockets that did not pick h2
     if (h2 && socket.alpnProtocol === 'h2') return
@@ -104,6 +120,15 @@ export interface DrainReport {
 function markClose (_req: http.IncomingMessage, res: http.ServerResponse): void {
   // HTTP/2 has no Connection header: its sessions get a GOAWAY instead
   if (res instanceof http.ServerResponse && !res.headersSent) res.setHeader('connection', 'close')
+}
+
+/** Stops receiving on a UDP socket (closes this process's copy; a successor keeps its own). */
+export function stopReceiving (socket: dgram.Socket): void {
+  try {
+    socket.close()
+  } catch {
+    // closed already
+  }
 }
 
 /** Stops accepting on `server` without touching its connections. */
@@ -170,7 +195,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
           socket.destroy()
         }
       }
-      if (sockets.size === 0 && states.every(state => state.sessions.size === 0)) done()
+      if (sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
     }
     const sweeper = setInterval(sweep, SWEEP_EVERY)
     const deadline = setTimeout(() => {
@@ -180,6 +205,10 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
       for (const socket of left) socket.destroy()
       sockets.clear()
       for (const state of states) {
+        for (const connection of state.connections) {
+          report.forced++
+          connection.destroy()
+        }
         for (const [session, open] of state.sessions) {
           report.forced++
           report.forcedRequests += open.streams

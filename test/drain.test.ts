@@ -3,13 +3,14 @@ import { execFileSync } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import http from 'node:http'
+import dgram from 'node:dgram'
 import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { drain, stopAccepting, trackConnections } from '../lib/drain'
+import { drain, stopAccepting, stopReceiving, trackConnections } from '../lib/drain'
 
 t.test('https: a request in flight finishes with Connection: close; the drain then completes', async t => {
   const dir = mkdtempSync(join(tmpdir(), 'fhr-tls-'))
@@ -105,4 +106,13 @@ t.test('HTTP/2 (h2c): the drain sends GOAWAY, the stream in flight finishes, a s
   t.equal(cut.body, '')
   untrack()
   client.destroy()
+})
+
+t.test('a UDP socket stops receiving once; stopping it again is harmless', async t => {
+  const udp = dgram.createSocket('udp4')
+  await once(udp.bind(0, '127.0.0.1'), 'listening')
+  const closed = once(udp, 'close')
+  stopReceiving(udp)
+  await closed
+  t.doesNotThrow(() => stopReceiving(udp))
 })

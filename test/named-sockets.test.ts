@@ -15,15 +15,15 @@ import { datagramFd } from '../lib/sockets'
 
 const RELOADS = 2
 
-function ports (line: LogLine): { udp: number, echo: number } {
-  return { udp: (line.udp as net.AddressInfo).port, echo: (line.echo as net.AddressInfo).port }
+function ports (line: LogLine): { udp: number, echo: number, plain: number } {
+  return { udp: (line.udp as net.AddressInfo).port, echo: (line.echo as net.AddressInfo).port, plain: (line.plain as net.AddressInfo).port }
 }
 
 function opened (app: RunningApp, pid: number): Promise<LogLine> {
   return app.waitFor(l => l.pid === pid && l.msg === 'sockets open', `pid ${pid} to open its sockets`)
 }
 
-t.test(`a TCP echo server and a UDP socket by name: ${RELOADS} reloads under load, 0 failed exchanges, 0 datagrams lost`, async t => {
+t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOADS} reloads under load, 0 failed exchanges, 0 datagrams lost`, async t => {
   const udpFile = join(mkdtempSync(join(tmpdir(), 'fhr-udp-')), 'received.jsonl')
   const app = await startApp({ QUIET: '1', UDP_FILE: udpFile }, fixture('sockets-app.ts'))
   t.teardown(() => app.kill())
@@ -40,6 +40,7 @@ t.test(`a TCP echo server and a UDP socket by name: ${RELOADS} reloads under loa
     for (let i = 0; i < 2; i++) sender.send(String(++sent), first.udp, '127.0.0.1', onSent)
   }, 1)
   const echo = startEchoLoad(first.echo, { persistent: 10, fresh: 2 })
+  const plain = startEchoLoad(first.plain, { persistent: 5, fresh: 1 })
 
   const pids = [pid]
   for (let i = 0; i < RELOADS; i++) {
@@ -50,7 +51,7 @@ t.test(`a TCP echo server and a UDP socket by name: ${RELOADS} reloads under loa
     pids.push(pid)
   }
   clearInterval(ticker)
-  const outcome = await echo.stop()
+  const [outcome, plainOutcome] = await Promise.all([echo.stop(), plain.stop()])
   // datagrams arrive in order on one socket: once the fence is in, every number before it is
   sender.send('fence', first.udp, '127.0.0.1')
   await app.waitFor(l => l.pid === pid && l.msg === 'udp: fence', 'the fence datagram')
@@ -60,11 +61,13 @@ t.test(`a TCP echo server and a UDP socket by name: ${RELOADS} reloads under loa
   const all = generations.flatMap(g => g.received)
   const unique = new Set(all)
   const lost = sent - unique.size
-  t.comment(`echo (TCP): reloads ${RELOADS}, exchanges ${outcome.ok + outcome.failed}, failed ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
+  t.comment(`echo (TCP, by name): reloads ${RELOADS}, exchanges ${outcome.ok + outcome.failed}, failed ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
+  t.comment(`echo (TCP, plain listen): reloads ${RELOADS}, exchanges ${plainOutcome.ok + plainOutcome.failed}, failed ${plainOutcome.failed} ${JSON.stringify(plainOutcome.failures)}`)
   t.comment(`udp: reloads ${RELOADS}, datagrams sent ${sent}, received ${unique.size}, lost ${lost}, duplicated ${all.length - unique.size}, ` +
     `per generation ${generations.map(g => g.received.length).join(' ')}, send errors ${sendErrors}`)
-  t.equal(outcome.failed, 0, 'no echo exchange failed')
-  for (const p of pids) t.ok(outcome.byPid[p] > 0, `pid ${p} answered echo lines`)
+  t.equal(outcome.failed, 0, 'no echo exchange failed on the named server')
+  t.equal(plainOutcome.failed, 0, 'nor on the plain one')
+  for (const p of pids) t.ok(outcome.byPid[p] > 0 && plainOutcome.byPid[p] > 0, `pid ${p} answered echo lines on both`)
   t.equal(sendErrors, 0)
   t.ok(sent > 1000, 'the sender ran')
   t.equal(lost, 0, 'no datagram lost')

@@ -32,7 +32,6 @@ t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOAD
 
   // a steady sender: 2 numbered datagrams every millisecond
   const sender = dgram.createSocket('udp4')
-  t.teardown(() => sender.close())
   let sent = 0
   let sendErrors = 0
   const onSent = (err: Error | null): void => { if (err) sendErrors++ }
@@ -41,6 +40,12 @@ t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOAD
   }, 1)
   const echo = startEchoLoad(first.echo, { persistent: 10, fresh: 2 })
   const plain = startEchoLoad(first.plain, { persistent: 5, fresh: 1 })
+  // whatever happens, nothing keeps this process alive
+  t.teardown(async () => {
+    clearInterval(ticker)
+    sender.close()
+    await Promise.all([echo.stop(), plain.stop()])
+  })
 
   const pids = [pid]
   for (let i = 0; i < RELOADS; i++) {

@@ -18,6 +18,7 @@ t.test(`two Fastify apps in one process: ${RELOADS} reloads under load on both p
   t.not(publicPort, metricsPort)
   const web = startLoad(publicPort, { keepAlive: 20, fresh: 2 })
   const metrics = startLoad(metricsPort, { keepAlive: 10, fresh: 2 })
+  t.teardown(() => Promise.all([web.stop(), metrics.stop()]))
 
   let pid = app.proc.pid!
   const pids = [pid]

@@ -61,6 +61,7 @@ t.test('HTTPS: 2 reloads under load, 0 failed; a renewed certificate is served b
   t.teardown(() => app.kill())
   const first = app.proc.pid!
   const load = startLoad(app.port, { keepAlive: 20, fresh: 1, tls: true })
+  t.teardown(() => load.stop())
   t.equal((await get(app.port, '/')).fingerprint, oldCert, 'generation 1 serves the old certificate')
 
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 })
@@ -96,6 +97,7 @@ t.test('HTTP/2: 2 reloads under load of HTTP/2 and HTTPS/1.1 clients, 0 failed; 
   const first = app.proc.pid!
   const h2 = startH2Load(app.port, { sessions: 4, streams: 5 })
   const h1 = startLoad(app.port, { keepAlive: 10, fresh: 1, tls: true })
+  t.teardown(() => Promise.all([h2.stop(), h1.stop()]))
 
   const session = connect(app.port)
   t.teardown(() => session.destroy())

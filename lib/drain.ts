@@ -5,10 +5,17 @@
  * every request that still arrives on a kept-alive socket; close sockets once they have been
  * idle for a short grace, never one with a request in flight or one whose request is still
  * arriving; at the deadline, close what is left.
+ * HTTP/2 sessions (node:http2, with or without TLS) are told to go away (GOAWAY): the client
+ * opens no new stream on them, the streams in flight finish, then the session closes.
+ * The connections of any other server (a TCP protocol of the app's) are waited for until the
+ * deadline: only the app knows when one is idle, and it can end them in an onDrain hook.
  */
+import type dgram from 'node:dgram'
 import http from 'node:http'
+import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
+import tls from 'node:tls'
 
 /** How long an idle kept-alive socket is left open once the drain starts (ms). */
 export const IDLE_GRACE = 250
@@ -17,32 +24,82 @@ const SWEEP_EVERY = 25
 
 interface TrackedSocket extends net.Socket {
   _httpMessage?: http.ServerResponse | null
+  alpnProtocol?: string | false | null
 }
 
-const tracked = new WeakMap<net.Server, Set<TrackedSocket>>()
+/** What is tracked of one server: its HTTP/1 sockets, its HTTP/2 sessions, or its other connections. */
+interface Tracked {
+  sockets: Set<TrackedSocket>
+  /** Connections of a server that does not speak HTTP: never closed before the deadline. */
+  connections: Set<net.Socket>
+  /** HTTP/2 sessions, each with its count of open streams. */
+  sessions: Map<http2.ServerHttp2Session, { streams: number }>
+  /** Set once the drain starts: a session that starts after that is told to go away at once. */
+  draining: boolean
+}
+
+const tracked = new WeakMap<net.Server, Tracked>()
+
+// node:http2 does not export its server classes
+const Http2Server = http2.createServer().constructor
+const Http2SecureServer = http2.createSecureServer().constructor
 
 /** Whether the server speaks HTTP/1 through node:http (http or https). */
 export function isHttpServer (server: net.Server): server is http.Server {
   return server instanceof http.Server || server instanceof https.Server
 }
 
+/** Whether the server speaks HTTP/2 through node:http2 (h2 over TLS, or h2c). */
+export function isHttp2Server (server: net.Server): boolean {
+  return server instanceof Http2Server || server instanceof Http2SecureServer
+}
+
 /**
- * Starts tracking the connections of an HTTP server, so that it can be drained.
+ * Starts tracking the connections of a server (HTTP/1 sockets, HTTP/2 sessions, or the
+ * connections of any other protocol), so that it can be drained.
  * @returns a remover
  */
 export function trackConnections (server: net.Server): () => void {
-  if (!isHttpServer(server) || tracked.has(server)) return () => {}
-  const sockets = new Set<TrackedSocket>()
-  tracked.set(server, sockets)
-  const onConnection = (socket: TrackedSocket): void => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+  if (tracked.has(server)) return () => {}
+  const h1 = isHttpServer(server)
+  const h2 = isHttp2Server(server)
+  const state: Tracked = { sockets: new Set(), connections: new Set(), sessions: new Map(), draining: false }
+  tracked.set(server, state)
+  if (!h1 && !h2) {
+    const onOther = (socket: net.Socket): void => {
+      state.connections.add(socket)
+      socket.once('close', () => state.connections.delete(socket))
+    }
+    server.on('connection', onOther)
+    return () => {
+      server.removeListener('connection', onOther)
+      tracked.delete(server)
+    }
   }
-  // https servers hand HTTP the TLS socket, not the TCP one
-  const event = server instanceof https.Server ? 'secureConnection' : 'connection'
-  server.on(event, onConnection)
+  const onConnection = (socket: TrackedSocket): void => {
+    // an HTTP/2 server with allowHTTP1 serves HTTP/1 on the TLS sockets that did not pick h2
+    if (h2 && socket.alpnProtocol === 'h2') return
+    state.sockets.add(socket)
+    socket.once('close', () => state.sockets.delete(socket))
+  }
+  const onSession = (session: http2.ServerHttp2Session): void => {
+    const open = { streams: 0 }
+    state.sessions.set(session, open)
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      open.streams++
+      stream.once('close', () => { open.streams-- })
+    })
+    session.once('close', () => state.sessions.delete(session))
+    if (state.draining) session.close()
+  }
+  // TLS servers hand HTTP the TLS socket, not the TCP one; h2c sockets carry no HTTP/1
+  const event = server instanceof tls.Server ? 'secureConnection' : 'connection'
+  const tracksSockets = h1 || server instanceof tls.Server
+  if (tracksSockets) server.on(event, onConnection)
+  if (h2) server.on('session', onSession)
   return () => {
     server.removeListener(event, onConnection)
+    server.removeListener('session', onSession)
     tracked.delete(server)
   }
 }
@@ -51,15 +108,27 @@ export function trackConnections (server: net.Server): () => void {
 export interface DrainReport {
   /** Sockets closed while idle. */
   closedIdle: number
-  /** Sockets still open at the deadline, closed by force (requests cut short among them). */
+  /** HTTP/2 sessions told to go away (GOAWAY), to close once their streams are done. */
+  goaway: number
+  /** Sockets and HTTP/2 sessions still open at the deadline, closed by force. */
   forced: number
-  /** Requests in flight on the forced sockets. */
+  /** Requests (HTTP/2 streams) in flight on what was forced. */
   forcedRequests: number
   durationMs: number
 }
 
 function markClose (_req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (!res.headersSent) res.setHeader('connection', 'close')
+  // HTTP/2 has no Connection header: its sessions get a GOAWAY instead
+  if (res instanceof http.ServerResponse && !res.headersSent) res.setHeader('connection', 'close')
+}
+
+/** Stops receiving on a UDP socket (closes this process's copy; a successor keeps its own). */
+export function stopReceiving (socket: dgram.Socket): void {
+  try {
+    socket.close()
+  } catch {
+    // closed already
+  }
 }
 
 /** Stops accepting on `server` without touching its connections. */
@@ -76,12 +145,21 @@ export function stopAccepting (server: net.Server): void {
 export function drain (servers: Iterable<net.Server>, timeout: number): Promise<DrainReport> {
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
+  const states: Tracked[] = []
+  const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, durationMs: 0 }
   for (const server of servers) {
     stopAccepting(server)
     const own = tracked.get(server)
     if (own === undefined) continue
     server.prependListener('request', markClose)
-    for (const socket of own) sockets.add(socket)
+    for (const socket of own.sockets) sockets.add(socket)
+    own.draining = true
+    states.push(own)
+    // no new stream on these sessions; the streams in flight finish, then each session closes
+    for (const session of own.sessions.keys()) {
+      report.goaway++
+      session.close()
+    }
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
@@ -89,7 +167,6 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
     if (res && !res.headersSent) res.setHeader('connection', 'close')
   }
 
-  const report: DrainReport = { closedIdle: 0, forced: 0, forcedRequests: 0, durationMs: 0 }
   // what each socket looked like at the last sweep: bytes read, and since when it is idle
   const seen = new Map<TrackedSocket, { bytesRead: number, idleSince: number }>()
 
@@ -118,7 +195,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
           socket.destroy()
         }
       }
-      if (sockets.size === 0) done()
+      if (sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
     }
     const sweeper = setInterval(sweep, SWEEP_EVERY)
     const deadline = setTimeout(() => {
@@ -127,6 +204,17 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
       report.forcedRequests = left.filter(socket => Boolean(socket._httpMessage)).length
       for (const socket of left) socket.destroy()
       sockets.clear()
+      for (const state of states) {
+        for (const connection of state.connections) {
+          report.forced++
+          connection.destroy()
+        }
+        for (const [session, open] of state.sessions) {
+          report.forced++
+          report.forcedRequests += open.streams
+          session.destroy()
+        }
+      }
       done()
     }, timeout)
     sweep()

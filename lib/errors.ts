@@ -43,6 +43,10 @@ export const SuccessorTimeoutError = createError(
 export const BadManifestError = createError(
   `${P}BAD_MANIFEST`, 'fastify-hot-restart: cannot use the sockets handed over by the predecessor: %s')
 
+/** A named socket was opened once the process was ready: its successor could not hand it over in time. */
+export const SocketTooLateError = createError(
+  `${P}SOCKET_TOO_LATE`, 'fastify-hot-restart: open the socket "%s" before the app listens (this process is %s already)')
+
 /** The pid file cannot be written. */
 export const PidFileError = createError(
   `${P}PID_FILE`, 'fastify-hot-restart: cannot write the pid file %s: %s')

@@ -6,12 +6,14 @@ import fp from 'fastify-plugin'
 import { checkHook, type AtExitHook } from './at-exit'
 import * as errors from './errors'
 import { installGracefulShutdown } from './graceful'
-import { resolveOptions, type HotRestartOptions } from './options'
+import { ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
+import type { OpenSocket } from './sockets'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
 export type { HotRestartOptions } from './options'
 export type { UpgradeResult } from './upgrader'
 export type { AtExitHook } from './at-exit'
+export type { OpenSocket } from './sockets'
 export * from './errors'
 
 /** What `app.hotRestart` offers. */
@@ -34,6 +36,16 @@ export interface HotRestart {
    * process then drains and exits); rejects with a coded error, and keeps serving, otherwise.
    */
   upgrade (): Promise<UpgradeResult>
+  /**
+   * Opens a socket that is handed over across reloads by name: a `dgram` socket (UDP) binds,
+   * a `net.Server` (a TCP protocol) listens. In a successor each serves the socket of the same
+   * name that its predecessor had (when asked for with the same address), so no datagram or
+   * connection finds the port closed. Open them before `app.listen()`: the process is ready
+   * once they are open. Resolves with the address.
+   * @throws FST_HOT_RESTART_INVALID_OPTION (bad arguments, a name already open),
+   * FST_HOT_RESTART_SOCKET_TOO_LATE (once the process is ready)
+   */
+  socket: OpenSocket
   /** 1 for the first process, +1 for each successor. */
   readonly generation: number
   /** True once this process drains (it handed over, or it is shutting down). */
@@ -55,8 +67,9 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     fastify.log.warn('fastify-hot-restart: reloading is not supported on Windows; the app runs, upgrade() and the reload signal are unavailable')
   }
   const { upgrader, created } = sharedUpgrader(options, fastify.log)
-  if (!created && upgrader.options.signal !== options.signal) {
-    fastify.log.warn({ signal: upgrader.options.signal }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
+  const ignored = created ? [] : ignoredOptions(upgrader.options, opts)
+  if (ignored.length > 0) {
+    fastify.log.warn({ ignored }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
   }
   const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
 
@@ -67,6 +80,7 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     atExit: (fn: AtExitHook) => upgrader.atExit(checkHook('atExit', fn)),
     onDrain: (fn: AtExitHook) => upgrader.onDrain(checkHook('onDrain', fn)),
     upgrade: () => upgrader.upgrade(),
+    socket: ((name, socket, options) => upgrader.openSocket(name, socket, options)) as OpenSocket,
     get generation () { return upgrader.generation },
     get draining () { return upgrader.draining },
     predecessorExited

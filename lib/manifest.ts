@@ -27,10 +27,13 @@ export interface ListenRequest {
 export interface SocketEntry {
   /** The fd in the successor. */
   fd: number
-  kind: 'tcp' | 'unix'
+  /** A TCP or unix socket that a net.Server listens on, or a UDP socket (dgram). */
+  kind: 'tcp' | 'unix' | 'udp'
+  /** The name it was opened under (`socket(name, ...)`); only a socket of that name claims it. */
+  name?: string
   /** What the code asked for. */
   requested: ListenRequest
-  /** Where the socket is actually bound (tcp): address and port. */
+  /** Where the socket is actually bound (tcp, udp): address and port. */
   address?: string
   port?: number
   /** Where the socket is bound (unix). */
@@ -77,12 +80,13 @@ function checkEntry (entry: unknown, index: number): SocketEntry {
   if (typeof req !== 'object' || req === null || typeof req.host !== 'string' || !isInt(req.port, 0)) {
     fail(`fd ${fd}: missing or malformed "requested"`)
   }
-  if (e.kind === 'tcp') {
-    if (typeof e.address !== 'string' || !isInt(e.port, 1)) fail(`fd ${fd}: a tcp socket needs "address" and "port"`)
+  if (e.name !== undefined && (typeof e.name !== 'string' || e.name.length === 0)) fail(`fd ${fd}: "name" is not a non-empty string`)
+  if (e.kind === 'tcp' || e.kind === 'udp') {
+    if (typeof e.address !== 'string' || !isInt(e.port, 1)) fail(`fd ${fd}: a ${e.kind} socket needs "address" and "port"`)
   } else if (e.kind === 'unix') {
     if (typeof e.path !== 'string' || e.path.length === 0) fail(`fd ${fd}: a unix socket needs "path"`)
   } else {
-    fail(`fd ${fd}: unknown kind ${JSON.stringify(e.kind)} (expected "tcp" or "unix")`)
+    fail(`fd ${fd}: unknown kind ${JSON.stringify(e.kind)} (expected "tcp", "unix" or "udp")`)
   }
   let stat
   try {

@@ -11,12 +11,14 @@ import type net from 'node:net'
 import { checkHook, type AtExitHook } from './at-exit'
 import { InvalidOptionError } from './errors'
 import { installGracefulShutdown } from './graceful'
-import { describe, resolveOptions, type HotRestartOptions } from './options'
+import { describe, ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
+import type { OpenSocket } from './sockets'
 import { sharedUpgrader, type Logger, type UpgradeResult } from './upgrader'
 
 export * from './errors'
 export type { HotRestartOptions } from './options'
 export type { UpgradeResult, Logger } from './upgrader'
+export type { OpenSocket } from './sockets'
 
 /** Options of the node:http adapter: the plugin's, plus a logger. */
 export interface NodeHotRestartOptions extends HotRestartOptions {
@@ -32,6 +34,8 @@ export interface NodeHotRestart {
   onDrain (fn: AtExitHook): () => void
   /** Starts an upgrade; see the Fastify plugin's `upgrade()`. */
   upgrade (): Promise<UpgradeResult>
+  /** See the Fastify plugin's `socket()`: a dgram socket or a net.Server handed over by name. */
+  socket: OpenSocket
   /** Listens like `server.listen(options)`; in a successor, on the inherited socket. Resolves with `server.address()`. */
   listen (options: net.ListenOptions): Promise<ReturnType<net.Server['address']>>
   /** Drains, runs the atExit hooks and closes the server, as SIGTERM does. */
@@ -70,6 +74,8 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
   const resolved = resolveOptions(rest)
   const { upgrader, created } = sharedUpgrader(resolved, logger)
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, resolved, logger))
+  const ignored = created ? [] : ignoredOptions(upgrader.options, rest)
+  if (ignored.length > 0) logger.warn({ ignored }, 'hot-restart: this process already has an upgrader; the first app\'s options apply')
   const participant = upgrader.addParticipant({
     name: 'node:http',
     close: () => new Promise<void>(resolve => { server.close(() => resolve()) })
@@ -79,6 +85,7 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
     atExit: (fn) => upgrader.atExit(checkHook('atExit', fn)),
     onDrain: (fn) => upgrader.onDrain(checkHook('onDrain', fn)),
     upgrade: () => upgrader.upgrade(),
+    socket: ((name, socket, socketOptions) => upgrader.openSocket(name, socket, socketOptions)) as OpenSocket,
     listen (listenOptions) {
       return new Promise((resolve, reject) => {
         server.once('error', reject)

@@ -136,3 +136,15 @@ export function resolveOptions (options: unknown): ResolvedOptions {
 }
 
 const fastifyRegisterOptions = new Set(['prefix', 'logLevel', 'logSerializers'])
+
+/**
+ * The options that an app gave and that differ from the ones in force: every app of a
+ * process shares one upgrader, whose options are the first app's.
+ * @param given the app's options as it passed them (already checked by resolveOptions)
+ * @returns the names of the options that do not apply
+ */
+export function ignoredOptions (inForce: ResolvedOptions, given: object): string[] {
+  const resolved = resolveOptions(given)
+  return Object.keys(given).filter(key => knownOptions.has(key) &&
+    JSON.stringify(resolved[key as keyof ResolvedOptions]) !== JSON.stringify(inForce[key as keyof ResolvedOptions]))
+}

@@ -5,11 +5,15 @@
  * - in a successor, it turns a `listen()` whose request matches an inherited socket into a
  *   listen on that socket's fd, so the socket is never closed and never bound twice.
  * Every server is covered, including the extra ones Fastify creates for `localhost`.
+ * Sockets opened by name (`socket(name, ...)`: a net.Server, or a dgram socket, which has no
+ * listen() to hook) are claimed by name: only the socket of that name gets that fd.
  */
+import dgram from 'node:dgram'
 import { closeSync, existsSync, renameSync, rmSync } from 'node:fs'
 import net from 'node:net'
-import { BadManifestError } from './errors'
+import { BadManifestError, InvalidOptionError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
+import { describe } from './options'
 
 /** A server of this process that is listening, and what was asked for. */
 export interface Listener {
@@ -17,6 +21,39 @@ export interface Listener {
   requested: ListenRequest
   /** The inherited socket it serves, if any. */
   inherited?: SocketEntry
+  /** The name it was opened under, if any. */
+  name?: string
+}
+
+/** A UDP socket of this process, opened by name. */
+export interface Datagram {
+  socket: dgram.Socket
+  name: string
+  requested: ListenRequest
+  inherited?: SocketEntry
+}
+
+/**
+ * `socket(name, socket, options)` of both adapters: opens a socket that is handed over across
+ * reloads by name. A dgram socket binds (`port`, `address`), a net.Server listens (`port`,
+ * `host`, or `path`); in a successor, each serves the socket of the same name that its
+ * predecessor had. Call it before the app listens. Resolves with the address.
+ */
+export interface OpenSocket {
+  (name: string, socket: dgram.Socket, options?: Omit<dgram.BindOptions, 'fd'>): Promise<net.AddressInfo>
+  (name: string, server: net.Server, options?: net.ListenOptions): Promise<net.AddressInfo | string>
+}
+
+/** Where a named socket binds: a net.Server's listen options, or a dgram socket's bind options. */
+export interface SocketOptions {
+  port?: number
+  /** For a dgram socket. */
+  address?: string
+  /** For a net.Server. */
+  host?: string
+  /** For a net.Server on a unix socket. */
+  path?: string
+  [key: string]: unknown
 }
 
 interface ParsedListen {
@@ -61,9 +98,43 @@ export function parseListenArgs (args: unknown[]): ParsedListen {
 /** Whether an inherited socket serves what a listen call asks for. */
 export function matches (entry: SocketEntry, req: ListenRequest): boolean {
   if (req.path !== undefined) return entry.kind === 'unix' && (entry.path === req.path || entry.requested.path === req.path)
-  if (entry.kind !== 'tcp') return false
+  return entry.kind === 'tcp' && sameRequest(entry, req)
+}
+
+/** Whether an inherited TCP or UDP socket is bound where `req` asks. */
+function sameRequest (entry: SocketEntry, req: ListenRequest): boolean {
   if (entry.requested.host === req.host && entry.requested.port === req.port) return true
   return req.port !== 0 && entry.port === req.port && (entry.address === req.host || entry.requested.host === req.host)
+}
+
+/** The fd of a bound dgram socket (Node keeps its handle under a symbol), if it has one. */
+export function datagramFd (socket: dgram.Socket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find(symbol => symbol.description === 'state symbol') as symbol
+  const fd = (socket as unknown as Record<symbol, { handle: { fd?: number } | null }>)[state].handle?.fd
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+}
+
+/**
+ * Checks the arguments of `socket(name, socket, options)`.
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function checkNamedSocket (name: unknown, socket: unknown, options: unknown): asserts options is SocketOptions {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidOptionError(`Expected the socket name to be a non-empty string, got ${describe(name)}`)
+  }
+  if (!(socket instanceof net.Server) && !(socket instanceof dgram.Socket)) {
+    throw new InvalidOptionError(`Expected socket "${name}" to be a net.Server or a dgram.Socket, got ${describe(socket)}`)
+  }
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidOptionError(`Expected the options of socket "${name}" to be an object, got ${describe(options)}`)
+  }
+  const o = options as Record<string, unknown>
+  if (o.port !== undefined && (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) {
+    throw new InvalidOptionError(`Expected the port of socket "${name}" to be an integer from 0 to 65535, got ${describe(o.port)}`)
+  }
+  for (const key of ['fd', 'handle']) {
+    if (o[key] !== undefined) throw new InvalidOptionError(`Socket "${name}": \`${key}\` cannot be given; the socket is bound here, or inherited`)
+  }
 }
 
 /** The fd of a listening server's handle, if it has one. */
@@ -112,6 +183,9 @@ export interface SocketsLogger {
  */
 export class Sockets {
   readonly listeners = new Set<Listener>()
+  /** UDP sockets opened by name. */
+  readonly datagrams = new Set<Datagram>()
+  private readonly names = new WeakMap<net.Server, string>()
   private readonly unclaimed: SocketEntry[]
   private original: ListenFn | undefined
   private readonly log: SocketsLogger | undefined
@@ -152,9 +226,10 @@ export class Sockets {
     const request = parsed.request
     // a handle or an fd the app passes itself is its own business: not handed over
     if (request === null) return original.apply(server, args)
-    const index = this.unclaimed.findIndex(entry => matches(entry, request))
+    const name = this.names.get(server)
+    const index = this.unclaimed.findIndex(entry => entry.name === name && matches(entry, request))
     if (index === -1) {
-      server.once('listening', () => this.record(server, request, undefined))
+      server.once('listening', () => this.record(server, request, undefined, name))
       if (request.path !== undefined && !existsSync(request.path)) return listenOnPath(server, original, request.path, parsed)
       return original.apply(server, args)
     }
@@ -162,11 +237,57 @@ export class Sockets {
     // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
     // Set before listening: the app's own 'listening' handlers run before ours.
     if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
-    server.once('listening', () => this.record(server, request, entry))
+    server.once('listening', () => this.record(server, request, entry, name))
     return original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
   }
 
-  private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined): void {
+  /**
+   * Listens `server` under `name`, through the hook: in a successor, on the inherited socket of
+   * that name if it was asked for with the same options.
+   * @returns the address, once it listens
+   */
+  listenNamed (server: net.Server, name: string, options: SocketOptions): Promise<net.AddressInfo | string> {
+    this.names.set(server, name)
+    return new Promise((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options, () => {
+        server.removeListener('error', reject)
+        resolve(server.address() as net.AddressInfo | string)
+      })
+    })
+  }
+
+  /**
+   * Binds a dgram socket under `name`: in a successor, to the inherited socket of that name
+   * (`bind({ fd })`) if it was asked for with the same port and address.
+   * @returns the address, once bound
+   */
+  bindDatagram (socket: dgram.Socket, name: string, options: SocketOptions): Promise<net.AddressInfo> {
+    const requested: ListenRequest = { host: options.address ?? '', port: options.port ?? 0 }
+    const index = this.unclaimed.findIndex(entry => entry.kind === 'udp' && entry.name === name && sameRequest(entry, requested))
+    const entry = index === -1 ? undefined : this.unclaimed.splice(index, 1)[0]
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject)
+      socket.once('listening', () => {
+        socket.removeListener('error', reject)
+        const address = socket.address()
+        if (entry !== undefined && (address.port !== entry.port || address.address !== entry.address)) {
+          socket.close()
+          reject(new BadManifestError(`fd ${entry.fd} is bound to ${JSON.stringify(address)}, not to ${describeEntry(entry)} as the manifest says`))
+          return
+        }
+        this.log?.info({ fd: entry?.fd, name, address: describeEntry({ fd: 0, kind: 'udp', requested, address: address.address, port: address.port }) },
+          entry === undefined ? 'hot-restart: bound a new UDP socket' : 'hot-restart: serving an inherited socket')
+        const datagram: Datagram = { socket, name, requested, inherited: entry }
+        this.datagrams.add(datagram)
+        socket.once('close', () => this.datagrams.delete(datagram))
+        resolve(address)
+      })
+      socket.bind(entry === undefined ? options : { fd: entry.fd })
+    })
+  }
+
+  private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined, name: string | undefined): void {
     if (entry !== undefined) {
       if (!sameAddress(server, entry)) {
         const got = JSON.stringify(server.address())
@@ -176,7 +297,7 @@ export class Sockets {
       }
       this.log?.info({ fd: entry.fd, address: describeEntry(entry) }, 'hot-restart: serving an inherited socket')
     }
-    const listener: Listener = { server, requested, inherited: entry }
+    const listener: Listener = { server, requested, inherited: entry, name }
     if (entry === undefined && this.inheritedCount > 0) {
       this.log?.info({ address: server.address() }, 'hot-restart: no inherited socket matches; bound a new one')
     }
@@ -199,22 +320,30 @@ export class Sockets {
 }
 
 /**
- * Describes the listening servers for a successor: the manifest entries (fd 3, 4, ... in the
- * order of `listeners`) and the fds to put at those positions of its stdio.
+ * Describes the listening servers (and named UDP sockets) for a successor: the manifest
+ * entries (fd 3, 4, ... in the order of `listeners`, then `datagrams`) and the fds to put at
+ * those positions of its stdio.
  */
-export function handOver (listeners: Iterable<Listener>): { entries: SocketEntry[], fds: number[] } {
+export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Datagram> = []): { entries: SocketEntry[], fds: number[] } {
   const entries: SocketEntry[] = []
   const fds: number[] = []
-  for (const { server, requested } of listeners) {
+  for (const { server, requested, name } of listeners) {
     const fd = fdOf(server)
     const address = server.address()
     if (fd === undefined || !server.listening || address === null) continue
     const position = FIRST_FD + fds.length
     if (typeof address === 'string') {
-      entries.push({ fd: position, kind: 'unix', requested, path: address })
+      entries.push({ fd: position, kind: 'unix', requested, path: address, name })
     } else {
-      entries.push({ fd: position, kind: 'tcp', requested, address: address.address, port: address.port })
+      entries.push({ fd: position, kind: 'tcp', requested, address: address.address, port: address.port, name })
     }
+    fds.push(fd)
+  }
+  for (const { socket, requested, name } of datagrams) {
+    const fd = datagramFd(socket)
+    if (fd === undefined) continue
+    const { address, port } = socket.address()
+    entries.push({ fd: FIRST_FD + fds.length, kind: 'udp', name, requested, address, port })
     fds.push(fd)
   }
   return { entries, fds }

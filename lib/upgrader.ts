@@ -16,19 +16,20 @@
  * 7. Nothing leaks: the fds are passed by number (no dups in the predecessor), the successor
  *    closes the inherited fds nobody claimed, and the IPC channel dies with the predecessor.
  */
+import dgram from 'node:dgram'
 import { realpathSync } from 'node:fs'
 import type net from 'node:net'
 import { AtExitHooks, type AtExitHook, type AtExitReport } from './at-exit'
-import { drain, trackConnections, type DrainReport } from './drain'
+import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import {
-  NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
-  UpgradeInProgressError
+  InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
+  SocketTooLateError, UpgradeInProgressError
 } from './errors'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
-import { handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
 
 /** A pino-compatible logger. */
@@ -52,6 +53,8 @@ export interface UpgradeResult {
 export interface Participant {
   /** For logs. */
   readonly name: string
+  /** A socket opened by name, not an app: it does not keep the upgrader from being disposed of. */
+  readonly socket?: boolean
   /** Closes the app once drained (fastify.close()). */
   close (): Promise<void>
 }
@@ -103,6 +106,7 @@ export class Upgrader {
   private closing: Promise<void> | undefined
   private attempt = 0
   private readonly attempts: Record<string, AttemptStatus> = {}
+  private readonly socketNames = new Set<string>()
 
   constructor (options: ResolvedOptions, log: Logger, seam: ProcessSeam = realProcess) {
     this.options = options
@@ -173,9 +177,44 @@ export class Upgrader {
     }
   }
 
+  /**
+   * Opens a socket that is handed over by name: a net.Server listens, a dgram socket binds. In a
+   * successor it serves the socket of that name that its predecessor had, when asked for with
+   * the same address. The process is ready once every such socket is open, so open them before
+   * the app listens.
+   * @returns the address, once open
+   * @throws FST_HOT_RESTART_INVALID_OPTION for bad arguments or a name already open,
+   * FST_HOT_RESTART_SOCKET_TOO_LATE once the process is ready
+   */
+  async openSocket (name: string, socket: net.Server | dgram.Socket, options: unknown = {}): Promise<net.AddressInfo | string> {
+    checkNamedSocket(name, socket, options)
+    if (this.socketNames.has(name)) throw new InvalidOptionError(`A socket named "${name}" is already open in this process`)
+    if (this.state !== 'booting') throw new SocketTooLateError(name, this.state)
+    this.socketNames.add(name)
+    const participant = this.addParticipant({
+      name: `socket ${name}`,
+      socket: true,
+      close: async () => {
+        if (socket instanceof dgram.Socket) stopReceiving(socket)
+        else await new Promise<void>(resolve => { socket.close(() => resolve()) })
+      }
+    })
+    try {
+      const address = socket instanceof dgram.Socket
+        ? await this.sockets.bindDatagram(socket, name, options)
+        : await this.sockets.listenNamed(socket, name, options)
+      participant.listening()
+      return address
+    } catch (err) {
+      participant.remove()
+      this.socketNames.delete(name)
+      throw err
+    }
+  }
+
   /** How many apps share this upgrader. */
   get participantCount (): number {
-    return this.participants.size
+    return [...this.participants.keys()].filter(participant => participant.socket !== true).length
   }
 
   private becomeReady (): void {
@@ -236,7 +275,7 @@ export class Upgrader {
     this.state = 'upgrading'
     this.record(attempt, { state: 'upgrading' })
     const started = performance.now()
-    const { entries, fds } = handOver(this.sockets.listeners)
+    const { entries, fds } = handOver(this.sockets.listeners, this.sockets.datagrams)
     const generation = this.generation + 1
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
@@ -286,6 +325,8 @@ export class Upgrader {
       const listeners = [...this.sockets.listeners]
       const servers = new Set<net.Server>(listeners.map(l => l.server))
       const draining = drain(servers, this.options.drainTimeout)
+      // the successor reads from its own copy of each UDP socket: this one stops reading
+      for (const { socket } of [...this.sockets.datagrams]) stopReceiving(socket)
       // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them
       const drainHooks = this.drainHooks.run(this.options.drainTimeout, this.log)
       const drained: DrainReport = await draining
@@ -318,6 +359,7 @@ export class Upgrader {
           generation: upgrade?.generation ?? this.generation,
           ...timings,
           closedIdle: drained.closedIdle,
+          goaway: drained.goaway,
           forced: drained.forced,
           atExitHooks: hooks.ran,
           atExitFailed: hooks.failed.length + hooks.timedOut.length

@@ -14,7 +14,8 @@ t.test('readManifest', async t => {
   const file = openSync(join(tmpdir(), `fhr-manifest-${process.pid}`), 'w')
   const tcp = { fd, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 1 }
   const unix = { fd, kind: 'unix', requested: { host: '', port: 0, path: '/tmp/s' }, path: '/tmp/s' }
-  const good = { version: 1, pid: 77, generation: 2, cwd: '/', sockets: [tcp, unix] }
+  const udp = { fd, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 2 }
+  const good = { version: 1, pid: 77, generation: 2, cwd: '/', sockets: [tcp, unix, udp] }
   const env = (m: unknown): NodeJS.ProcessEnv => ({ [MANIFEST_ENV]: typeof m === 'string' ? m : JSON.stringify(m) })
 
   t.same(readManifest({}, 77), { kind: 'none' })
@@ -39,7 +40,10 @@ t.test('readManifest', async t => {
     [{ ...good, sockets: [{ ...tcp, address: 1 }] }, /a tcp socket needs "address" and "port"/],
     [{ ...good, sockets: [{ ...tcp, port: 0 }] }, /a tcp socket needs "address" and "port"/],
     [{ ...good, sockets: [{ ...unix, path: '' }] }, /a unix socket needs "path"/],
-    [{ ...good, sockets: [{ ...tcp, kind: 'udp' }] }, /unknown kind "udp" \(expected "tcp" or "unix"\)/],
+    [{ ...good, sockets: [{ ...tcp, kind: 'sctp' }] }, /unknown kind "sctp" \(expected "tcp", "unix" or "udp"\)/],
+    [{ ...good, sockets: [{ ...udp, port: undefined }] }, /a udp socket needs "address" and "port"/],
+    [{ ...good, sockets: [{ ...udp, name: '' }] }, /"name" is not a non-empty string/],
+    [{ ...good, sockets: [{ ...tcp, name: 5 }] }, /"name" is not a non-empty string/],
     [{ ...good, sockets: [{ ...tcp, fd: 9999 }] }, /fd 9999 is not open \(EBADF\)/],
     [{ ...good, sockets: [{ ...tcp, fd: file }] }, new RegExp(`fd ${file} is not a socket`)]
   ]

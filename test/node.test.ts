@@ -1,4 +1,5 @@
 // The node:http adapter in-process: validation, the handle it returns, its default logger.
+import dgram from 'node:dgram'
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
@@ -46,6 +47,36 @@ t.test('listen, the handle, close', async t => {
   t.equal(hr.draining, true)
   t.equal(server.listening, false)
   t.ok(lines.some(([, msg]) => msg === 'hot-restart: shut down'))
+})
+
+t.test('a second server in the process shares the upgrader; the options it cannot apply are reported', async t => {
+  const warnings: Array<[object, string]> = []
+  const logger = { info () {}, warn: (o: object, msg: string) => { warnings.push([o, msg]) }, error () {} }
+  const first = hotRestart(http.createServer(), { logger, closeWithGrace: false })
+  const second = hotRestart(http.createServer(), { logger, closeWithGrace: false, drainTimeout: 5000, readyTimeout: 60000 })
+  t.same(warnings, [[{ ignored: ['drainTimeout'] }, 'hot-restart: this process already has an upgrader; the first app\'s options apply']])
+  await first.close()
+  t.equal(second.draining, true, 'one upgrader for both')
+})
+
+t.test('socket(): named sockets through the adapter; a shutdown stops them after the drain', async t => {
+  const logger = { info () {}, warn () {}, error () {} }
+  const hr = hotRestart(http.createServer(), { logger, closeWithGrace: false, drainTimeout: 200 })
+  const udp = dgram.createSocket('udp4')
+  const udpClosed = once(udp, 'close')
+  const udpAddress = await hr.socket('udp', udp, { port: 0, address: '127.0.0.1' })
+  t.equal(udpAddress.address, '127.0.0.1')
+  const tcp = net.createServer(socket => { socket.on('error', () => {}) })
+  const tcpAddress = await hr.socket('tcp', tcp, { port: 0, host: '127.0.0.1' }) as net.AddressInfo
+  // a client that never hangs up: the drain waits for it until drainTimeout, then closes it
+  const client = net.connect(tcpAddress.port, '127.0.0.1')
+  client.on('error', () => {})
+  await once(tcp, 'connection')
+  await hr.listen({ port: 0, host: '127.0.0.1' })
+  await hr.close()
+  await udpClosed
+  t.equal(tcp.listening, false, 'the TCP server is closed')
+  t.ok(client.destroyed || (await once(client, 'close')), 'its connection was closed at the deadline')
 })
 
 t.test('the default logger writes JSON lines', async t => {

@@ -1,5 +1,6 @@
 // The Fastify plugin in-process: registration, decorators, options, disposal.
-import { EventEmitter } from 'node:events'
+import dgram from 'node:dgram'
+import { EventEmitter, once } from 'node:events'
 import net from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
@@ -38,10 +39,10 @@ t.test('decorators, hooks and disposal', async t => {
 
   // a second app in the process shares the upgrader; different options are reported
   const second = Fastify()
-  const warnings: string[] = []
-  second.log.warn = ((_obj: unknown, msg: string) => { warnings.push(msg) }) as never
-  await second.register(required, { signal: 'SIGHUP' })
-  t.match(warnings, [/already has an upgrader; the first app's options apply/])
+  const warnings: Array<[unknown, string]> = []
+  second.log.warn = ((obj: unknown, msg: string) => { warnings.push([obj, msg]) }) as never
+  await second.register(required, { signal: 'SIGHUP', drainTimeout: 1000 })
+  t.match(warnings, [[{ ignored: ['signal'] }, /already has an upgrader; the first app's options apply/]], 'only the options that differ')
   t.equal(process.listenerCount('SIGUSR2'), signals + 1, 'one handler for both apps')
 
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -104,4 +105,49 @@ t.test('the predecessor channel: sends only while connected, never throws', asyn
   t.same(reporting.sent, [{ hotRestart: 'error', message: 'RangeError: at boot' }], 'the first error only')
   stop()
   t.equal(reportBootErrors(Object.assign(new EventEmitter(), { env: {}, connected: false }) as unknown as NodeJS.Process)(), undefined)
+})
+
+t.test('socket(): arguments checked with coded errors, one name once, refused once the process is ready', async t => {
+  const app = Fastify()
+  await app.register(required, { closeWithGrace: false })
+  const bad: Array<[unknown[], RegExp]> = [
+    [['', net.createServer()], /Expected the socket name to be a non-empty string, got `""` \(string\)/],
+    [[7, net.createServer()], /Expected the socket name to be a non-empty string, got `7` \(number\)/],
+    [['x', {}], /Expected socket "x" to be a net.Server or a dgram.Socket, got \{\} \(object\)/],
+    [['x', net.createServer(), 5], /Expected the options of socket "x" to be an object, got `5` \(number\)/],
+    [['x', net.createServer(), null], /Expected the options of socket "x" to be an object, got null/],
+    [['x', net.createServer(), [1]], /Expected the options of socket "x" to be an object, got \[1\] \(array\)/],
+    [['x', dgram.createSocket('udp4'), { port: 70000 }], /Expected the port of socket "x" to be an integer from 0 to 65535, got `70000` \(number\)/],
+    [['x', dgram.createSocket('udp4'), { port: '80' }], /Expected the port of socket "x" to be an integer from 0 to 65535, got `"80"` \(string\)/],
+    [['x', net.createServer(), { port: 1.5 }], /to be an integer from 0 to 65535/],
+    [['x', net.createServer(), { port: -1 }], /to be an integer from 0 to 65535/],
+    [['x', net.createServer(), { fd: 3 }], /Socket "x": `fd` cannot be given; the socket is bound here, or inherited/],
+    [['x', net.createServer(), { handle: {} }], /`handle` cannot be given/]
+  ]
+  for (const [args, message] of bad) {
+    await t.rejects((app.hotRestart.socket as (...a: unknown[]) => Promise<unknown>)(...args), { code: 'FST_HOT_RESTART_INVALID_OPTION', message }, String(message))
+  }
+
+  // a failed listen rejects with the server's own error; the name is free again
+  const taken = net.createServer()
+  await once(taken.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => taken.close())
+  await t.rejects(app.hotRestart.socket('tcp', net.createServer(), { port: (taken.address() as net.AddressInfo).port, host: '127.0.0.1' }), { code: 'EADDRINUSE' })
+  const tcp = net.createServer()
+  t.teardown(() => tcp.close())
+  t.match(await app.hotRestart.socket('tcp', tcp, { port: 0, host: '127.0.0.1' }), { address: '127.0.0.1', port: Number })
+  await t.rejects(app.hotRestart.socket('tcp', net.createServer()), { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /A socket named "tcp" is already open in this process/ })
+  const udp = dgram.createSocket('udp4')
+  t.teardown(() => { try { udp.close() } catch {} })
+  t.match(await app.hotRestart.socket('udp', udp), { address: '0.0.0.0', port: Number }, 'no options: any port, any address')
+
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  await new Promise(resolve => setImmediate(resolve)) // the process is ready after the onListen hooks
+  await t.rejects(app.hotRestart.socket('late', dgram.createSocket('udp4')), {
+    code: 'FST_HOT_RESTART_SOCKET_TOO_LATE',
+    message: 'fastify-hot-restart: open the socket "late" before the app listens (this process is serving already)'
+  })
+  const hooked = net.Server.prototype.listen
+  await app.close()
+  t.not(net.Server.prototype.listen, hooked, 'the upgrader is disposed of with the last app: named sockets do not keep it')
 })

@@ -1,3 +1,4 @@
+import dgram from 'node:dgram'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -5,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { SocketEntry } from '../lib/manifest'
-import { describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets, unlinkPaths } from '../lib/sockets'
+import { datagramFd, describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets, unlinkPaths } from '../lib/sockets'
 
 t.test('parseListenArgs understands every form of listen()', async t => {
   const cb = (): void => {}
@@ -116,4 +117,54 @@ t.test('unix paths: bound under a temporary name then renamed; errors stay the s
   unlinkPaths(sockets.listeners)
   t.notOk(existsSync(path), 'unlinkPaths removes the path')
   c.close()
+})
+
+t.test('named sockets: a UDP socket is bound and handed over with its name; a named server claims only its own name', async t => {
+  const log: string[] = []
+  const sockets = new Sockets([], { info: (_o, msg) => { log.push(msg) } })
+  t.teardown(sockets.install())
+  const udp = dgram.createSocket('udp4')
+  const address = await sockets.bindDatagram(udp, 'statsd', { port: 0, address: '127.0.0.1' })
+  t.equal(address.address, '127.0.0.1')
+  const fd = datagramFd(udp)
+  t.type(fd, 'number')
+  const tcp = net.createServer()
+  await sockets.listenNamed(tcp, 'echo', { port: 0, host: '127.0.0.1' })
+  const { entries, fds } = handOver(sockets.listeners, sockets.datagrams)
+  t.same(fds, [fdOf(tcp), fd])
+  t.match(entries, [
+    { fd: 3, kind: 'tcp', name: 'echo', requested: { host: '127.0.0.1', port: 0 } },
+    { fd: 4, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: address.port }
+  ])
+  t.same(log, ['hot-restart: bound a new UDP socket'])
+
+  // errors are the socket's own
+  const taken = dgram.createSocket('udp4')
+  await t.rejects(sockets.bindDatagram(taken, 'taken', { port: address.port, address: '127.0.0.1' }), { code: 'EADDRINUSE' })
+  await t.rejects(sockets.bindDatagram(udp, 'again', {}), { code: 'ERR_SOCKET_ALREADY_BOUND' })
+
+  udp.close()
+  await once(udp, 'close')
+  t.equal(sockets.datagrams.size, 0, 'a closed socket is forgotten')
+  t.equal(datagramFd(udp), undefined)
+  t.same(handOver([], [{ socket: udp, name: 'statsd', requested: { host: '', port: 0 } }]), { entries: [], fds: [] }, 'a closed socket is not handed over')
+  tcp.close()
+
+  // in a successor: an unnamed listen never claims a named socket's fd, nor the other way round
+  const inherited = new Sockets([
+    { fd: 99998, kind: 'tcp', name: 'echo', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 1 },
+    { fd: 99999, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 1 }
+  ])
+  const restore = inherited.install()
+  const plain = net.createServer()
+  await once(plain.listen(0, '127.0.0.1'), 'listening')
+  t.equal(inherited.listeners.size, 1)
+  t.equal([...inherited.listeners][0]!.inherited, undefined, 'the unnamed server bound fresh')
+  const other = dgram.createSocket('udp4')
+  await inherited.bindDatagram(other, 'other', { port: 0, address: '127.0.0.1' })
+  t.equal([...inherited.datagrams][0]!.inherited, undefined, 'a UDP socket of another name bound fresh')
+  t.same(inherited.closeUnclaimed().map(e => e.name), ['echo', 'statsd'], 'the named sockets were left for their names')
+  restore()
+  plain.close()
+  other.close()
 })

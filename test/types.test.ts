@@ -1,5 +1,7 @@
 // Type tests: this file must type-check (`npm run typecheck` covers test/); the
 // `@ts-expect-error` lines must stay errors.
+import dgram from 'node:dgram'
+import net from 'node:net'
 import Fastify from 'fastify'
 import t from 'tap'
 import hotRestart, { hotRestart as named, type HotRestartOptions, type UpgradeResult } from '../lib/index'
@@ -23,6 +25,14 @@ async function typed (): Promise<void> {
   void n; void draining; void gone
   const opts: HotRestartOptions = {}
   void opts
+  // socket(): a dgram socket resolves with its address, a net.Server with its address or path
+  const udp: net.AddressInfo = await app.hotRestart.socket('statsd', dgram.createSocket('udp4'), { port: 8125, address: '127.0.0.1' })
+  const tcp: net.AddressInfo | string = await app.hotRestart.socket('echo', net.createServer(), { port: 7007, host: '127.0.0.1' })
+  // @ts-expect-error a dgram socket has no net.AddressInfo | string union: it is always bound to an address
+  const wrong: string = await app.hotRestart.socket('statsd', dgram.createSocket('udp4'))
+  // @ts-expect-error an fd cannot be given
+  await app.hotRestart.socket('statsd', dgram.createSocket('udp4'), { fd: 3 })
+  void udp; void tcp; void wrong
 }
 
 t.test('the types compile (see npm run typecheck)', async t => {

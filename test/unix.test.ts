@@ -39,6 +39,8 @@ t.test('a unix socket: 3 reloads under load, 0 failed; the path is removed at sh
     const { successorPid } = await reload(app, pid)
     await predecessorGone(app, successorPid)
     t.ok(statSync(path).isSocket(), `after reload ${i + 1} the path is still there`)
+    // Fastify logs server.address(): the successor reports the path of the socket it inherited
+    await app.waitFor(l => l.pid === successorPid && l.msg === `Server listening at ${path}`, 'the successor to report its path')
     pid = successorPid
     pids.add(pid)
   }

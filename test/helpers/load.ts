@@ -1,6 +1,7 @@
 // A load client that records the outcome of every request: keep-alive clients in closed loops
 // and a loop of requests on new connections.
 import http from 'node:http'
+import https from 'node:https'
 
 export interface Outcome {
   ok: number
@@ -17,14 +18,15 @@ export interface Load {
   stop (): Promise<Outcome>
 }
 
-function request (port: number, agent: http.Agent | false, outcome: Outcome, path = '/'): Promise<void> {
+function request (port: number, agent: http.Agent | false, outcome: Outcome, path = '/', tls = false): Promise<void> {
   return new Promise(resolve => {
     const fail = (why: string): void => {
       outcome.failed++
       outcome.failures[why] = (outcome.failures[why] ?? 0) + 1
       resolve()
     }
-    const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 10000 }, res => {
+    // tls: the test certificates are self-signed
+    const req = (tls ? https : http).get({ host: '127.0.0.1', port, path, agent, timeout: 10000, rejectUnauthorized: false }, res => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (chunk) => { body += chunk })
@@ -48,14 +50,14 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
 
 /**
  * Starts `keepAlive` closed-loop clients on kept-alive connections and `fresh` closed-loop
- * clients that open a new connection per request.
+ * clients that open a new connection per request; over HTTPS with `tls`.
  */
-export function startLoad (port: number, { keepAlive = 50, fresh = 4 } = {}): Load {
+export function startLoad (port: number, { keepAlive = 50, fresh = 4, tls = false } = {}): Load {
   const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
   let running = true
-  const agent = new http.Agent({ keepAlive: true, maxSockets: keepAlive })
+  const agent = new (tls ? https : http).Agent({ keepAlive: true, maxSockets: keepAlive })
   const loop = async (a: http.Agent | false): Promise<void> => {
-    while (running) await request(port, a, outcome)
+    while (running) await request(port, a, outcome, '/', tls)
   }
   const loops = [
     ...Array.from({ length: keepAlive }, () => loop(agent)),

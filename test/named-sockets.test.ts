@@ -1,0 +1,107 @@
+// Sockets opened by name across reloads, with real processes: a TCP echo server under load of
+// clients on kept and on new connections, and a UDP socket under a steady sender; every
+// exchange and every datagram is accounted for.
+import { spawn } from 'node:child_process'
+import dgram from 'node:dgram'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import type net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { fixture, predecessorGone, reload, startApp, type LogLine, type RunningApp } from './helpers/app'
+import { startEchoLoad } from './helpers/echo'
+import { datagramFd } from '../lib/sockets'
+
+const RELOADS = 2
+
+function ports (line: LogLine): { udp: number, echo: number, plain: number } {
+  return { udp: (line.udp as net.AddressInfo).port, echo: (line.echo as net.AddressInfo).port, plain: (line.plain as net.AddressInfo).port }
+}
+
+function opened (app: RunningApp, pid: number): Promise<LogLine> {
+  return app.waitFor(l => l.pid === pid && l.msg === 'sockets open', `pid ${pid} to open its sockets`)
+}
+
+t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOADS} reloads under load, 0 failed exchanges, 0 datagrams lost`, async t => {
+  const udpFile = join(mkdtempSync(join(tmpdir(), 'fhr-udp-')), 'received.jsonl')
+  const app = await startApp({ QUIET: '1', UDP_FILE: udpFile }, fixture('sockets-app.ts'))
+  t.teardown(() => app.kill())
+  let pid = app.proc.pid!
+  const first = ports(await opened(app, pid))
+
+  // a steady sender: 2 numbered datagrams every millisecond
+  const sender = dgram.createSocket('udp4')
+  let sent = 0
+  let sendErrors = 0
+  const onSent = (err: Error | null): void => { if (err) sendErrors++ }
+  const ticker = setInterval(() => {
+    for (let i = 0; i < 2; i++) sender.send(String(++sent), first.udp, '127.0.0.1', onSent)
+  }, 1)
+  const echo = startEchoLoad(first.echo, { persistent: 10, fresh: 2 })
+  const plain = startEchoLoad(first.plain, { persistent: 5, fresh: 1 })
+  // whatever happens, nothing keeps this process alive
+  t.teardown(async () => {
+    clearInterval(ticker)
+    sender.close()
+    await Promise.all([echo.stop(), plain.stop()])
+  })
+
+  const pids = [pid]
+  for (let i = 0; i < RELOADS; i++) {
+    const { successorPid } = await reload(app, pid)
+    t.same(ports(await opened(app, successorPid)), first, `generation ${i + 2} serves the same UDP and TCP ports`)
+    await predecessorGone(app, successorPid)
+    pid = successorPid
+    pids.push(pid)
+  }
+  clearInterval(ticker)
+  const [outcome, plainOutcome] = await Promise.all([echo.stop(), plain.stop()])
+  // datagrams arrive in order on one socket: once the fence is in, every number before it is
+  sender.send('fence', first.udp, '127.0.0.1')
+  await app.waitFor(l => l.pid === pid && l.msg === 'udp: fence', 'the fence datagram')
+  await app.stop(pid)
+
+  const generations = readFileSync(udpFile, 'utf8').trim().split('\n').map(l => JSON.parse(l) as { pid: number, received: number[] })
+  const all = generations.flatMap(g => g.received)
+  const unique = new Set(all)
+  const lost = sent - unique.size
+  t.comment(`echo (TCP, by name): reloads ${RELOADS}, exchanges ${outcome.ok + outcome.failed}, failed ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
+  t.comment(`echo (TCP, plain listen): reloads ${RELOADS}, exchanges ${plainOutcome.ok + plainOutcome.failed}, failed ${plainOutcome.failed} ${JSON.stringify(plainOutcome.failures)}`)
+  t.comment(`udp: reloads ${RELOADS}, datagrams sent ${sent}, received ${unique.size}, lost ${lost}, duplicated ${all.length - unique.size}, ` +
+    `per generation ${generations.map(g => g.received.length).join(' ')}, send errors ${sendErrors}`)
+  t.equal(outcome.failed, 0, 'no echo exchange failed on the named server')
+  t.equal(plainOutcome.failed, 0, 'nor on the plain one')
+  for (const p of pids) t.ok(outcome.byPid[p] > 0 && plainOutcome.byPid[p] > 0, `pid ${p} answered echo lines on both`)
+  t.equal(sendErrors, 0)
+  t.ok(sent > 1000, 'the sender ran')
+  t.equal(lost, 0, 'no datagram lost')
+  t.equal(all.length, unique.size, 'none received twice')
+  t.same(generations.map(g => g.pid).sort(), [...pids].sort(), 'each generation reported what it received')
+  t.ok(generations.every(g => g.received.length > 0), 'each generation received datagrams')
+})
+
+t.test('a successor handed a UDP socket bound elsewhere than its manifest says fails to boot with BAD_MANIFEST', async t => {
+  const udp = dgram.createSocket('udp4')
+  await once(udp.bind(0, '127.0.0.1'), 'listening')
+  t.teardown(() => udp.close())
+  const { port } = udp.address()
+  const manifest = {
+    version: 1, pid: process.pid, generation: 2, cwd: process.cwd(),
+    sockets: [{ fd: 3, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: port === 65535 ? 1 : port + 1 }]
+  }
+  // run the fixture as if it were a successor of this process
+  const child = spawn(process.execPath, [...process.execArgv, fixture('sockets-app.ts')], {
+    env: { ...process.env, FASTIFY_HOT_RESTART: JSON.stringify(manifest) },
+    stdio: ['ignore', 'pipe', 'pipe', datagramFd(udp)!]
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let output = ''
+  child.stdout!.on('data', d => { output += d })
+  child.stderr!.on('data', d => { output += d })
+  const [code] = await once(child, 'exit')
+  t.not(code, 0, 'the boot failed')
+  t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/)
+  t.match(output, new RegExp(`fd 3 is bound to .*${port}.*, not to 127\\.0\\.0\\.1:${manifest.sockets[0]!.port} as the manifest says`))
+  t.notMatch(output, /hot-restart: ready/)
+})

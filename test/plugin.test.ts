@@ -103,5 +103,8 @@ t.test('the predecessor channel: sends only while connected, never throws', asyn
   reporting.emit('uncaughtExceptionMonitor', new RangeError('second'))
   t.same(reporting.sent, [{ hotRestart: 'error', message: 'RangeError: at boot' }], 'the first error only')
   stop()
+  const coded = Object.assign(new EventEmitter(), { connected: true, channel: null, pid: 11, sent: [] as unknown[], send (m: unknown) { this.sent.push(m) } })
+  connectPredecessor(7, coded as unknown as NodeJS.Process).sendError(Object.assign(new Error('bad fd 3'), { code: 'FST_X' }))
+  t.same(coded.sent, [{ hotRestart: 'error', message: 'Error [FST_X]: bad fd 3' }], 'a coded error is reported with its code')
   t.equal(reportBootErrors(Object.assign(new EventEmitter(), { env: {}, connected: false }) as unknown as NodeJS.Process)(), undefined)
 })

@@ -92,13 +92,21 @@ t.test('SIGKILL of the predecessor while it drains: the successor serves on and 
   await app.stop(successorPid)
 })
 
-/** Runs the fixture as if it were a successor of this test process, with `manifest`. */
-async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'ignore'): Promise<{ code: number | null, output: string }> {
+/**
+ * Runs the fixture as if it were a successor of this test process, with `manifest` and an IPC
+ * channel; resolves with its exit code, its output and the first error it reported over the
+ * channel (what a predecessor would show).
+ */
+async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'ignore'): Promise<{ code: number | null, output: string, reported?: string }> {
   const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
     env: { ...process.env, FASTIFY_HOT_RESTART: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) },
-    stdio: ['ignore', 'pipe', 'pipe', fd3]
+    stdio: ['ignore', 'pipe', 'pipe', fd3, 'ipc']
   })
   let output = ''
+  let reported: string | undefined
+  child.on('message', (m: { hotRestart?: string, message?: string }) => {
+    if (m.hotRestart === 'error') reported ??= m.message
+  })
   child.stdout!.on('data', d => {
     output += d
     // a process that boots fine is stopped once it is ready
@@ -107,7 +115,7 @@ async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'i
   child.stderr!.on('data', d => { output += d })
   t.teardown(() => { child.kill('SIGKILL') })
   const [code] = await once(child, 'exit')
-  return { code, output }
+  return { code, output, reported }
 }
 
 t.test('manifests that cannot be trusted', async t => {
@@ -118,45 +126,44 @@ t.test('manifests that cannot be trusted', async t => {
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const { port } = server.address() as net.AddressInfo
   const entry = { fd: 3, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port }
+  const file = openSync(join(mkdtempSync(join(tmpdir(), 'fhr-')), 'file'), 'w')
+  const otherPort = port === 1 ? 2 : port - 1
 
-  t.test('not JSON: the boot fails with a coded error', async t => {
-    const { code, output } = await bootWith(t, 'not json')
-    t.not(code, 0)
-    t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/)
-    t.match(output, /is not JSON/)
-  })
-  t.test('wrong version', async t => {
-    const { code, output } = await bootWith(t, { ...base, version: 99, sockets: [] })
-    t.not(code, 0)
-    t.match(output, /unsupported manifest version 99/)
-  })
-  t.test('an fd that is not open', async t => {
-    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, fd: 50 }] })
-    t.not(code, 0)
-    t.match(output, /fd 50 is not open/)
-  })
-  t.test('an fd that is not a socket', async t => {
-    const file = openSync(join(mkdtempSync(join(tmpdir(), 'fhr-')), 'file'), 'w')
-    const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, file)
-    t.not(code, 0)
-    t.match(output, /fd 3 is not a socket/)
-  })
-  t.test('a socket bound to another address than the manifest says', async t => {
-    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, port: port === 1 ? 2 : port - 1 }] }, fd)
-    t.not(code, 0)
-    t.match(output, new RegExp(`fd 3 is bound to .*${port}.*not to 127.0.0.1:${port === 1 ? 2 : port - 1}`))
-  })
+  // each fails the boot with the coded error, which the successor reports to its predecessor
+  const cases: Array<[string, unknown, number | 'ignore', RegExp]> = [
+    ['not JSON', 'not json', 'ignore', /FASTIFY_HOT_RESTART is not JSON/],
+    ['wrong version', { ...base, version: 99, sockets: [] }, 'ignore', /unsupported manifest version 99/],
+    ['missing sockets', base, 'ignore', /has no "sockets" array/],
+    ['missing generation', { ...base, generation: undefined, sockets: [] }, 'ignore', /has no valid "generation"/],
+    ['a socket without its address', { ...base, sockets: [{ ...entry, address: undefined }] }, fd, /fd 3: a tcp socket needs "address" and "port"/],
+    ['an fd that is not open', { ...base, sockets: [{ ...entry, fd: 50 }] }, 'ignore', /fd 50 is not open \(EBADF\)/],
+    ['an fd that is not a socket', { ...base, sockets: [entry] }, file, /fd 3 is not a socket/],
+    ['a socket bound to another address than the manifest says', { ...base, sockets: [{ ...entry, port: otherPort }] }, fd,
+      new RegExp(`fd 3 is bound to .*${port}.*not to 127.0.0.1:${otherPort} as the manifest says`)]
+  ]
+  for (const [name, manifest, fd3, why] of cases) {
+    t.test(name, async t => {
+      const { code, output, reported } = await bootWith(t, manifest, fd3)
+      t.not(code, 0, 'the boot fails')
+      t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/, 'with the coded error')
+      t.match(output, why, 'saying what was wrong')
+      t.notMatch(output, /serving an inherited socket|hot-restart: ready/, 'it never served, never said ready')
+      t.match(reported, /^FastifyError \[FST_HOT_RESTART_BAD_MANIFEST\]: /, 'the predecessor is told, with the code')
+      t.match(reported, why)
+    })
+  }
   t.test('a foreign manifest (its pid is not the parent) is ignored with a warning; fresh sockets', async t => {
     const { code, output } = await bootWith(t, { ...base, pid: 1, sockets: [entry] }, fd)
     t.equal(code, 0)
     t.match(output, /ignoring a manifest/)
     t.notMatch(output, /serving an inherited socket/)
+    t.notMatch(output, `Server listening at http://127.0.0.1:${port}`, 'not on the socket the manifest names')
     t.match(output, /hot-restart: ready/)
   })
   t.test('a good manifest: the inherited socket is served', async t => {
     const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, fd)
     t.equal(code, 0)
-    t.match(output, new RegExp(`serving an inherited socket.*|.*127.0.0.1:${port}`))
+    t.match(output, `"address":"127.0.0.1:${port}","msg":"hot-restart: serving an inherited socket"`)
     t.match(output, `Server listening at http://127.0.0.1:${port}`)
   })
 })

@@ -71,6 +71,9 @@ t.test('wrong options fail the registration with the coded error', async t => {
   await t.rejects(async () => { await app.register(required, { drainTimeout: '5s' }) }, { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected `drainTimeout` to be a positive integer number of milliseconds.*got `"5s"` \(string\)/ })
   const other = Fastify()
   await t.rejects(async () => { await other.register(required, { pidFile: '/nonexistent/dir/app.pid' }) }, { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder \/nonexistent\/dir does not exist/ })
+  // a folder nobody may write in, root included (Linux)
+  const readOnly = Fastify()
+  await t.rejects(async () => { await readOnly.register(required, { pidFile: '/proc/sys/app.pid' }) }, { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder \/proc\/sys is not writable/ })
 })
 
 t.test('the predecessor channel: sends only while connected, never throws', async t => {

@@ -29,7 +29,7 @@ if (process.argv[2] === 'app') {
 
 const GENERATIONS = Number(process.env.SOAK_GENERATIONS ?? 1000)
 const LIMIT_MS = Number(process.env.SOAK_LIMIT_MS ?? 45 * 60 * 1000)
-const CHECKPOINTS = new Set([2, 100, GENERATIONS + 1])
+const CHECKPOINTS = new Set([2, 100, GENERATIONS, GENERATIONS + 1])
 const KEEP_ALIVE_CLIENTS = 4
 const FRESH_CLIENTS = 1
 
@@ -127,13 +127,16 @@ async function main () {
   const port = Number(/:(\d+)$/.exec(listening.msg)[1])
   await waitFor(l => l.pid === app.pid && l.msg === 'hot-restart: ready')
 
-  // the pid file, read every 10 ms, must always name a live process that said it was ready
-  // (the pid file is written just before the "ready" log line: allow that one line's delay)
+  // the pid file, read every 10 ms, must name a running process (read again after a failed
+  // check: the process named may have exited and been replaced between the two reads), and
+  // every pid it names must have said it was ready
+  const named = new Set()
+  const read = () => Number(readFileSync(pidFile, 'utf8'))
   const watcher = setInterval(() => {
     let pid
-    try { pid = Number(readFileSync(pidFile, 'utf8')) } catch (err) { pidFileProblems.push(`unreadable: ${err.code}`); return }
-    if (!alive(pid)) pidFileProblems.push(`names ${pid}, which is not running`)
-    else if (!ready.has(pid)) setTimeout(() => { if (!ready.has(pid)) pidFileProblems.push(`names ${pid}, which never said ready`) }, 1000)
+    try { pid = read() } catch (err) { pidFileProblems.push(`unreadable: ${err.code}`); return }
+    named.add(pid)
+    if (!alive(pid) && read() === pid) pidFileProblems.push(`names ${pid}, which is not running`)
   }, 10)
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: KEEP_ALIVE_CLIENTS })
@@ -165,6 +168,7 @@ async function main () {
   await Promise.all(loops)
   agent.destroy()
   clearInterval(watcher)
+  for (const pid of named) if (!ready.has(pid)) pidFileProblems.push(`named ${pid}, which never said ready`)
   process.kill(pid, 'SIGTERM')
   await ended
 

@@ -68,6 +68,11 @@ t.test('a reload asked of a successor whose predecessor still drains is refused,
   t.equal(refused.status, 500)
   t.equal(refused.body.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING')
   t.match(refused.body.message, String(pid))
+  // the reload signal takes the same path, and says why in the log
+  const from = app.lines.length
+  process.kill(successorPid, 'SIGUSR2')
+  const logged = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === successorPid && String(l.msg).startsWith('hot-restart: upgrade refused'), 'the signal to be refused')
+  t.equal(logged.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING', 'a signal is refused with the same reason')
   t.equal((await hold).status, 200)
   await predecessorGone(app, successorPid)
   const accepted = await request(app.port, '/upgrade', { method: 'POST' })

@@ -181,7 +181,10 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
       const now = performance.now()
       for (const socket of sockets) {
         if (socket.destroyed) { sockets.delete(socket); continue }
-        const busy = Boolean(socket._httpMessage)
+        // an upgraded connection (WebSocket, CONNECT) has left HTTP (its parser is freed): it is
+        // never idle in the keep-alive sense; the app ends it (onDrain) or the deadline does
+        const upgraded = (socket as { parser?: unknown }).parser === null
+        const busy = Boolean(socket._httpMessage) || upgraded
         const bytesRead = socket.bytesRead
         const last = seen.get(socket)
         // never used yet (its first request is on its way), busy, or bytes arrived: not idle

@@ -37,7 +37,9 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     exited,
     sendReady () { send({ hotRestart: 'ready', pid: proc.pid }) },
     sendError (err) {
-      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      // a coded error keeps its code: `FastifyError [FST_HOT_RESTART_BAD_MANIFEST]: ...`
+      const code = (err as { code?: unknown } | null)?.code
+      const message = err instanceof Error ? `${err.name}${typeof code === 'string' ? ` [${code}]` : ''}: ${err.message}` : String(err)
       send({ hotRestart: 'error', message })
     }
   }

@@ -1,15 +1,13 @@
 // Failures around an upgrade: a shutdown while the successor boots, a request longer than
 // drainTimeout, a predecessor killed while it drains, a reload asked of a successor whose
-// predecessor still drains, and manifests that cannot be trusted.
-import { spawn } from 'node:child_process'
+// predecessor still drains. Manifests that cannot be trusted: manifest-boot.test.ts.
 import { once } from 'node:events'
-import { mkdtempSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t, { type Test } from 'tap'
-import { fixture, killOnExit, predecessorGone, reload, startApp } from './helpers/app'
+import t from 'tap'
+import { predecessorGone, reload, startApp } from './helpers/app'
 import { request } from './helpers/http'
 
 function alive (pid: number): boolean {
@@ -68,6 +66,11 @@ t.test('a reload asked of a successor whose predecessor still drains is refused,
   t.equal(refused.status, 500)
   t.equal(refused.body.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING')
   t.match(refused.body.message, String(pid))
+  // the reload signal takes the same path, and says why in the log
+  const from = app.lines.length
+  process.kill(successorPid, 'SIGUSR2')
+  const logged = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === successorPid && String(l.msg).startsWith('hot-restart: upgrade refused'), 'the signal to be refused')
+  t.equal(logged.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING', 'a signal is refused with the same reason')
   t.equal((await hold).status, 200)
   await predecessorGone(app, successorPid)
   const accepted = await request(app.port, '/upgrade', { method: 'POST' })
@@ -90,76 +93,6 @@ t.test('SIGKILL of the predecessor while it drains: the successor serves on and 
   const res = await request(app.port, '/')
   t.same(res.body, { pid: successorPid, generation: 2 }, 'the successor serves')
   await app.stop(successorPid)
-})
-
-/** Runs the fixture as if it were a successor of this test process, with `manifest`. */
-async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'ignore'): Promise<{ code: number | null, output: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
-    env: { ...process.env, FASTIFY_HOT_RESTART: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) },
-    stdio: ['ignore', 'pipe', 'pipe', fd3]
-  })
-  killOnExit(child)
-  let output = ''
-  child.stdout!.on('data', d => {
-    output += d
-    // a process that boots fine is stopped once it is ready
-    if (String(d).includes('hot-restart: ready')) child.kill('SIGTERM')
-  })
-  child.stderr!.on('data', d => { output += d })
-  t.teardown(() => { child.kill('SIGKILL') })
-  const [code] = await once(child, 'exit')
-  return { code, output }
-}
-
-t.test('manifests that cannot be trusted', async t => {
-  const base = { version: 1, pid: process.pid, generation: 2, cwd: process.cwd() }
-  const server = net.createServer()
-  await once(server.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => server.close())
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
-  const { port } = server.address() as net.AddressInfo
-  const entry = { fd: 3, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port }
-
-  t.test('not JSON: the boot fails with a coded error', async t => {
-    const { code, output } = await bootWith(t, 'not json')
-    t.not(code, 0)
-    t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/)
-    t.match(output, /is not JSON/)
-  })
-  t.test('wrong version', async t => {
-    const { code, output } = await bootWith(t, { ...base, version: 99, sockets: [] })
-    t.not(code, 0)
-    t.match(output, /unsupported manifest version 99/)
-  })
-  t.test('an fd that is not open', async t => {
-    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, fd: 50 }] })
-    t.not(code, 0)
-    t.match(output, /fd 50 is not open/)
-  })
-  t.test('an fd that is not a socket', async t => {
-    const file = openSync(join(mkdtempSync(join(tmpdir(), 'fhr-')), 'file'), 'w')
-    const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, file)
-    t.not(code, 0)
-    t.match(output, /fd 3 is not a socket/)
-  })
-  t.test('a socket bound to another address than the manifest says', async t => {
-    const { code, output } = await bootWith(t, { ...base, sockets: [{ ...entry, port: port === 1 ? 2 : port - 1 }] }, fd)
-    t.not(code, 0)
-    t.match(output, new RegExp(`fd 3 is bound to .*${port}.*not to 127.0.0.1:${port === 1 ? 2 : port - 1}`))
-  })
-  t.test('a foreign manifest (its pid is not the parent) is ignored with a warning; fresh sockets', async t => {
-    const { code, output } = await bootWith(t, { ...base, pid: 1, sockets: [entry] }, fd)
-    t.equal(code, 0)
-    t.match(output, /ignoring a manifest/)
-    t.notMatch(output, /serving an inherited socket/)
-    t.match(output, /hot-restart: ready/)
-  })
-  t.test('a good manifest: the inherited socket is served', async t => {
-    const { code, output } = await bootWith(t, { ...base, sockets: [entry] }, fd)
-    t.equal(code, 0)
-    t.match(output, new RegExp(`serving an inherited socket.*|.*127.0.0.1:${port}`))
-    t.match(output, `Server listening at http://127.0.0.1:${port}`)
-  })
 })
 
 /** Opens an SSE stream; resolves with what it received once the server ends it. */
@@ -233,37 +166,6 @@ t.test('a successor that listens elsewhere binds fresh; the old socket is closed
   })
   t.equal(res, 200, 'the new address serves')
   await app.stop(successorPid)
-})
-
-t.test('a unix socket in the manifest is served by a listen on its path', async t => {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
-  // bound under another name, so that closing this process's copy does not unlink `path`
-  const server = net.createServer()
-  await once(server.listen(`${path}.tmp`), 'listening')
-  renameSync(`${path}.tmp`, path)
-  const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
-  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
-    env: {
-      ...process.env,
-      LISTEN_PATH: path,
-      FASTIFY_HOT_RESTART: JSON.stringify({ version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [{ fd: 3, kind: 'unix', requested: { host: '', port: 0, path }, path }] })
-    },
-    stdio: ['ignore', 'pipe', 'inherit', fd]
-  })
-  killOnExit(child)
-  t.teardown(() => { child.kill('SIGKILL') })
-  // the child has its copy: this process stops accepting, or it would take some of the connections
-  server.close()
-  let output = ''
-  await new Promise<void>(resolve => child.stdout!.on('data', d => { output += d; if (output.includes('hot-restart: ready')) resolve() }))
-  t.match(output, 'serving an inherited socket')
-  t.match(output, `Server listening at ${path}`, 'server.address() reports the path')
-  const body = await new Promise<string>((resolve, reject) => {
-    http.get({ socketPath: path, path: '/' }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
-  })
-  t.match(JSON.parse(body), { generation: 2 })
-  child.kill('SIGTERM')
-  t.equal((await once(child, 'exit'))[0], 0)
 })
 
 t.test('an uncaught error shuts the process down gracefully, exit 1', async t => {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -19,6 +19,27 @@ t.test('atomic writes leave no temporary file and use mode 0644', async t => {
   t.same(readdirSync(dir).sort(), ['a.pid', 'folder'])
 })
 
+t.test('a write replaces the file by renaming a temporary file from the same folder: never half-written', async t => {
+  const folder = mkdtempSync(join(tmpdir(), 'fhr-pid-atomic-'))
+  const path = join(folder, 'app.pid')
+  writeFileAtomic(path, 'old\n')
+  // a second name for the old file: it shows whether the old file was rewritten in place
+  linkSync(path, join(folder, 'old'))
+  const names: string[] = []
+  const watcher = watch(folder)
+  t.teardown(() => watcher.close())
+  const replaced = new Promise<void>(resolve => watcher.on('change', (_event, name) => {
+    names.push(String(name))
+    if (name === 'app.pid') resolve()
+  }))
+  writeFileAtomic(path, 'new\n')
+  await replaced
+  t.equal(readFileSync(path, 'utf8'), 'new\n')
+  t.equal(readFileSync(join(folder, 'old'), 'utf8'), 'old\n', 'the old file was never rewritten: a reader sees the old content or the new, whole')
+  t.match(names[0], /^app\.pid\.\d+\.\d+\.tmp$/, 'written first to a temporary file in the same folder')
+  t.same(readdirSync(folder).sort(), ['app.pid', 'old'], 'which is gone')
+})
+
 t.test('checkPidFile', async t => {
   t.equal(checkPidFile(join(dir, 'ok.pid')), join(dir, 'ok.pid'))
   t.throws(() => checkPidFile(join(dir, 'nope', 'x.pid')), { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder .*nope does not exist/ })
@@ -28,11 +49,9 @@ t.test('checkPidFile', async t => {
   const locked = join(dir, 'locked')
   mkdirSync(locked)
   chmodSync(locked, 0o500)
-  if (process.getuid?.() === 0) {
-    t.comment('running as root: a read-only folder is writable, its case is not checked')
-  } else {
-    t.throws(() => checkPidFile(join(locked, 'x.pid')), { code: 'FST_HOT_RESTART_PID_FILE', message: /is not writable \(EACCES\)/ })
-  }
+  // root may write in a 0500 folder; not in /proc/sys (read-only for everyone, or mounted so)
+  const readOnly = process.getuid?.() === 0 ? '/proc/sys' : locked
+  t.throws(() => checkPidFile(join(readOnly, 'x.pid')), { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder .* is not writable \((EACCES|EROFS)\)/ })
   // a path whose parent cannot be searched gives another stat error than ENOENT
   t.throws(() => checkPidFile(join(dir, 'file', 'deeper', 'x.pid')), { code: 'FST_HOT_RESTART_PID_FILE', message: /is not writable \(ENOTDIR\)/ })
 })

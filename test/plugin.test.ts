@@ -72,6 +72,9 @@ t.test('wrong options fail the registration with the coded error', async t => {
   await t.rejects(async () => { await app.register(required, { drainTimeout: '5s' }) }, { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected `drainTimeout` to be a positive integer number of milliseconds.*got `"5s"` \(string\)/ })
   const other = Fastify()
   await t.rejects(async () => { await other.register(required, { pidFile: '/nonexistent/dir/app.pid' }) }, { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder \/nonexistent\/dir does not exist/ })
+  // a folder nobody may write in, root included (Linux)
+  const readOnly = Fastify()
+  await t.rejects(async () => { await readOnly.register(required, { pidFile: '/proc/sys/app.pid' }) }, { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder \/proc\/sys is not writable/ })
 })
 
 t.test('the predecessor channel: sends only while connected, never throws', async t => {
@@ -104,6 +107,9 @@ t.test('the predecessor channel: sends only while connected, never throws', asyn
   reporting.emit('uncaughtExceptionMonitor', new RangeError('second'))
   t.same(reporting.sent, [{ hotRestart: 'error', message: 'RangeError: at boot' }], 'the first error only')
   stop()
+  const coded = Object.assign(new EventEmitter(), { connected: true, channel: null, pid: 11, sent: [] as unknown[], send (m: unknown) { this.sent.push(m) } })
+  connectPredecessor(7, coded as unknown as NodeJS.Process).sendError(Object.assign(new Error('bad fd 3'), { code: 'FST_X' }))
+  t.same(coded.sent, [{ hotRestart: 'error', message: 'Error [FST_X]: bad fd 3' }], 'a coded error is reported with its code')
   t.equal(reportBootErrors(Object.assign(new EventEmitter(), { env: {}, connected: false }) as unknown as NodeJS.Process)(), undefined)
 })
 

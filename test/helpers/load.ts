@@ -50,14 +50,19 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
 
 /**
  * Starts `keepAlive` closed-loop clients on kept-alive connections and `fresh` closed-loop
- * clients that open a new connection per request; over HTTPS with `tls`.
+ * clients that open a new connection per request; over HTTPS with `tls`. With `interval` (ms),
+ * each client paces itself: one request per interval at most (a light load).
  */
-export function startLoad (port: number, { keepAlive = 50, fresh = 4, tls = false } = {}): Load {
+export function startLoad (port: number, { keepAlive = 50, fresh = 4, tls = false, interval = 0 } = {}): Load {
   const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
   let running = true
   const agent = new (tls ? https : http).Agent({ keepAlive: true, maxSockets: keepAlive })
   const loop = async (a: http.Agent | false): Promise<void> => {
-    while (running) await request(port, a, outcome, '/', tls)
+    while (running) {
+      const paced = interval > 0 ? new Promise(resolve => setTimeout(resolve, interval)) : undefined
+      await request(port, a, outcome, '/', tls)
+      await paced
+    }
   }
   const loops = [
     ...Array.from({ length: keepAlive }, () => loop(agent)),

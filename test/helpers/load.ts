@@ -9,6 +9,8 @@ export interface Outcome {
   failures: Record<string, number>
   /** Responses by pid that served them. */
   byPid: Record<string, number>
+  /** The longest time a request took, successful or not (ms). */
+  maxMs: number
 }
 
 export interface Load {
@@ -18,7 +20,8 @@ export interface Load {
 }
 
 function request (port: number, agent: http.Agent | false, outcome: Outcome, path = '/'): Promise<void> {
-  return new Promise(resolve => {
+  const started = performance.now()
+  return new Promise<void>(resolve => {
     const fail = (why: string): void => {
       outcome.failed++
       outcome.failures[why] = (outcome.failures[why] ?? 0) + 1
@@ -43,7 +46,7 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
     })
     req.on('timeout', () => { req.destroy(new Error('timeout')) })
     req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message))
-  })
+  }).then(() => { outcome.maxMs = Math.max(outcome.maxMs, performance.now() - started) })
 }
 
 /**
@@ -51,7 +54,7 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
  * clients that open a new connection per request.
  */
 export function startLoad (port: number, { keepAlive = 50, fresh = 4 } = {}): Load {
-  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
+  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {}, maxMs: 0 }
   let running = true
   const agent = new http.Agent({ keepAlive: true, maxSockets: keepAlive })
   const loop = async (a: http.Agent | false): Promise<void> => {

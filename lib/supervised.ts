@@ -74,21 +74,27 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   let nextId = 0
 
   const send = (message: object, handle?: unknown): void => {
+    // a send on a closed channel would emit an uncaught 'error' on process
+    /* c8 ignore next: the supervisor died while this generation booted */
     if (proc.connected !== true) return
-    try { proc.send!(message, handle as never) } catch {}
+    proc.send!(message, handle as never)
   }
+  // the supervisor only sends objects, and answers each upgrade request once
   const onMessage = (message: SupervisorMessage): void => {
-    if (message?.hotRestart === 'predecessor-exited') predecessorExited()
-    if (message?.hotRestart !== 'upgraded') return
-    const waiting = pending.get(message.id)
+    if (message.hotRestart === 'predecessor-exited') predecessorExited()
+    if (message.hotRestart !== 'upgraded') return
+    const waiting = pending.get(message.id)!
     pending.delete(message.id)
-    if (message.error !== undefined) waiting?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
-    else waiting?.resolve(message.result as UpgradeResult)
+    if (message.error !== undefined) waiting.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
+    else waiting.resolve(message.result as UpgradeResult)
   }
   proc.on('message', onMessage)
   channel.exited.then(() => {
     predecessorExited()
-    for (const waiting of pending.values()) waiting.reject(Object.assign(new Error('fastify-hot-restart: the supervisor has exited'), { code: 'FST_HOT_RESTART_SHUTTING_DOWN' }))
+    /* c8 ignore next 3: the supervisor died while an upgrade that this generation asked for ran */
+    for (const waiting of pending.values()) {
+      waiting.reject(Object.assign(new Error('fastify-hot-restart: the supervisor has exited'), { code: 'FST_HOT_RESTART_SHUTTING_DOWN' }))
+    }
     pending.clear()
   })
   proc.channel?.unref()
@@ -118,8 +124,8 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
     },
     listen (handlers) {
       const onOrder = (message: SupervisorMessage): void => {
-        if (message?.hotRestart === 'drain') handlers.drain(message)
-        if (message?.hotRestart === 'shutdown') handlers.shutdown('shutdown')
+        if (message.hotRestart === 'drain') handlers.drain(message)
+        if (message.hotRestart === 'shutdown') handlers.shutdown('shutdown')
       }
       const onGone = (): void => handlers.shutdown('disconnect')
       proc.on('message', onOrder)

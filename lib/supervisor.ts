@@ -126,6 +126,7 @@ export class Supervisor {
     try {
       await successor.ready
     } catch (err) {
+      /* c8 ignore next: a generation sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()
       throw err
     } finally {
@@ -231,7 +232,7 @@ export class Supervisor {
     if (gen !== this.current) return
     this.current = undefined
     if (this.state === 'stopping') return
-    this.log.error({ pid: gen.pid, generation: gen.generation, exitCode: code, signal },
+    this.log.error({ generationPid: gen.pid, generation: gen.generation, exitCode: code, signal },
       'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets')
     // a reload in flight becomes the restart (and restarts if it fails)
     if (this.state !== 'reloading') this.restart()

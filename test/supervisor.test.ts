@@ -1,7 +1,7 @@
 // Supervised mode with real processes: the CLI's `run` starts the fixture app; reloads through
 // the CLI, SIGHUP and the app's upgrade() go through the supervisor, whose pid never changes;
 // refusals and a broken successor change nothing; every request of a concurrent load succeeds;
-// and when the supervisor dies, the serving generation shuts itself down.
+// SIGTERM stops everything gracefully.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
@@ -32,7 +32,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   await s.waitFor(l => l.code === 'FST_HOT_RESTART_NOT_READY' && l.pid === supervisorPid, 'the refusal before ready')
   await s.waitFor(l => l.msg === 'hot-restart supervisor: serving', 'the supervisor to serve')
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file names the supervisor')
-  const port = portOf(s)
+  const port = await portOf(s)
   const gen1 = servingPid(s)
   t.same((await request(port, '/')).body, { pid: gen1, generation: 1 })
   const load = startLoad(port, { keepAlive: 20, fresh: 2 })
@@ -98,10 +98,15 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   for (const pid of [gen1, gen2, gen3, gen4, gen5]) t.ok(outcome.byPid[pid] > 0, `generation pid ${pid} served requests`)
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file still names the supervisor')
 
-  // the supervisor dies without a word: the serving generation shuts itself down
-  process.kill(supervisorPid, 'SIGKILL')
-  await s.waitFor(l => l.pid === gen5 && l.msg === 'hot-restart: the supervisor has exited; shutting down', 'the orphan to notice')
-  await s.ended
-  t.notOk(alive(gen5), 'no orphan')
+  // SIGTERM while a successor boots: it is stopped; the serving generation drains and runs its
+  // atExit hooks; everything exits 0
+  writeFileSync(bootFile, 'hang')
+  from = s.lines.length
+  process.kill(supervisorPid, 'SIGHUP')
+  const hanging = await s.waitFor(l => l.msg === 'boot: hanging', 'a successor that hangs', from)
+  process.kill(supervisorPid, 'SIGTERM')
+  t.equal(await s.ended, 0, 'the supervisor exits 0')
+  t.notOk(alive(gen5) || alive(hanging.pid), 'no generation is left')
   t.same(readFileSync(s.atExitFile, 'utf8').trim().split('\n').map(Number), [gen1, gen2, gen3, gen4, gen5], 'atExit ran once in every generation')
+  t.equal(readPid(s.pidFile), 'missing', 'the pid file is removed')
 })

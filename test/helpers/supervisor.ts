@@ -33,14 +33,16 @@ export interface StartOptions {
   command?: string[]
   /** Wait until the supervisor serves (default true). */
   serving?: boolean
+  /** Give the supervisor --pid-file (default true). */
+  pidFile?: boolean
 }
 
-export async function startSupervisor ({ env = {}, args = [], command, serving = true }: StartOptions = {}): Promise<Supervised> {
+export async function startSupervisor ({ env = {}, args = [], command, serving = true, pidFile: withPidFile = true }: StartOptions = {}): Promise<Supervised> {
   const dir = mkdtempSync(join(tmpdir(), 'fhr-sup-'))
   const pidFile = join(dir, 'supervisor.pid')
   const atExitFile = join(dir, 'at-exit.log')
   const app = command ?? [process.execPath, ...process.execArgv, fixture('app.ts')]
-  const proc = spawn(process.execPath, [...process.execArgv, cli, 'run', '--pid-file', pidFile, ...args, '--', ...app], {
+  const proc = spawn(process.execPath, [...process.execArgv, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app], {
     env: { ...process.env, AT_EXIT_FILE: atExitFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -87,8 +89,8 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
 }
 
 /** The port the first generation listens on. */
-export function portOf (s: Supervised): number {
-  const line = s.lines.find(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '))!
+export async function portOf (s: Supervised): Promise<number> {
+  const line = await s.waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '), 'the listening line')
   return Number(/:(\d+)$/.exec(line.msg as string)![1])
 }
 

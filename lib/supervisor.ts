@@ -25,6 +25,7 @@ import { FIRST_FD, MANIFEST_VERSION, type SocketEntry } from './manifest'
 import { removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor } from './successor'
 import { SUPERVISOR_ENV, type SupervisorMessage } from './supervised'
+import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger, UpgradeResult } from './upgrader'
 
 /** Crashes older than this (ms) no longer count towards `maxRestarts`. */
@@ -75,6 +76,7 @@ export class Supervisor {
   private restartTimer: NodeJS.Timeout | undefined
   private stopping: Promise<void> | undefined
   private forced = false
+  private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
   /** Resolves with the supervisor's exit code once every generation has exited. */
@@ -93,6 +95,7 @@ export class Supervisor {
     this.serve(first)
     if (this.options.pidFile !== undefined) writeServing(this.options.pidFile, process.pid, first.generation)
     this.writeStatusFile() // with the attempts already counted (refused while starting)
+    await this.notify('READY=1')
     this.log.info({ pid: process.pid, servingPid: first.pid, generation: 1, sockets: this.sockets.length }, 'hot-restart supervisor: serving')
   }
 
@@ -107,7 +110,8 @@ export class Supervisor {
       readyTimeout: this.options.readyTimeout,
       execPath: this.options.command,
       args: this.options.args,
-      env: { ...process.env, [SUPERVISOR_ENV]: String(process.pid) }
+      // the supervisor is systemd's main process: it notifies, its generations do not
+      env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) }
     })
     const child = successor.process
     this.log.info({ generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
@@ -136,6 +140,12 @@ export class Supervisor {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = received
     return gen
+  }
+
+  /** Tells systemd (if it listens), in order. */
+  private notify (...assignments: string[]): Promise<void> {
+    this.notified = this.notified.then(() => notifySystemd(assignments, this.log))
+    return this.notified
   }
 
   private serve (gen: Generation): void {
@@ -191,6 +201,7 @@ export class Supervisor {
     const started = performance.now()
     const generation = this.generation + 1
     this.log.info({ trigger, generation }, 'hot-restart supervisor: reload started')
+    void this.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`)
     let next: Generation
     try {
       next = await this.spawn(generation)
@@ -201,6 +212,7 @@ export class Supervisor {
       this.log.error({ err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       this.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
       if (this.current === undefined) this.restart() // the serving generation died meanwhile
+      void this.notify('READY=1')
       throw err
     }
     const readyMs = Math.round(performance.now() - started)
@@ -209,6 +221,7 @@ export class Supervisor {
     this.handOver(old, next, readyMs)
     this.log.info({ servingPid: next.pid, generation, readyMs, drainingPid: old?.pid }, 'hot-restart supervisor: reloaded')
     this.record(attempt, { state: 'succeeded', successorPid: next.pid, generation })
+    void this.notify('READY=1')
     return { pid: next.pid, generation, readyMs }
   }
 
@@ -277,6 +290,7 @@ export class Supervisor {
       this.state = 'stopping'
       clearTimeout(this.restartTimer)
       this.log.info({ generations: [...this.children].map(g => g.pid) }, 'hot-restart supervisor: stopping')
+      void this.notify('STOPPING=1')
       await this.booting?.kill()
       for (const gen of this.children) this.send(gen, { hotRestart: 'shutdown' })
       await Promise.all([...this.children].map(g => g.exited))

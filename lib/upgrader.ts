@@ -31,6 +31,7 @@ import { connectPredecessor, reportBootErrors, type Predecessor } from './predec
 import { handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
+import { notifySystemd, systemdNotifies } from './systemd'
 
 /** A pino-compatible logger. */
 export interface Logger {
@@ -202,6 +203,16 @@ export class Upgrader {
       this.log.info({ fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
     }
     stopReportingBootErrors()
+    // standalone under systemd (Type=notify): systemd learns the new main pid before the
+    // predecessor, the old one, may exit; a supervisor notifies for itself
+    if (this.supervisor === undefined && systemdNotifies()) {
+      notifySystemd([`MAINPID=${process.pid}`, 'READY=1'], this.log).then(() => this.announceReady())
+    } else {
+      this.announceReady()
+    }
+  }
+
+  private announceReady (): void {
     this.supervisor?.sendSockets(this.sockets.listeners)
     this.predecessor?.sendReady()
     if (this.pidFile !== undefined) {

@@ -11,6 +11,7 @@ import { EXIT, main } from '../lib/cli'
 import { readPid } from '../lib/pid-file'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
+import { startNotifySocket } from './helpers/notify-socket'
 import { alive, portOf, predecessorGone, servingPid, startSupervisor } from './helpers/supervisor'
 
 async function cliReload (pidFile: string): Promise<{ code: number, out: string, err: string }> {
@@ -22,7 +23,9 @@ async function cliReload (pidFile: string): Promise<{ code: number, out: string,
 
 t.test('supervised reloads under load: stable pid, 0 failed requests; refusals and a broken successor change nothing', async t => {
   const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
-  const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile }, args: ['--ready-timeout', '20000'], serving: false })
+  const notify = await startNotifySocket()
+  t.teardown(() => notify.close())
+  const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile, NOTIFY_SOCKET: notify.path }, args: ['--ready-timeout', '20000'], serving: false })
   t.teardown(() => s.kill())
   const supervisorPid = s.proc.pid!
 
@@ -109,4 +112,11 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   t.notOk(alive(gen5) || alive(hanging.pid), 'no generation is left')
   t.same(readFileSync(s.atExitFile, 'utf8').trim().split('\n').map(Number), [gen1, gen2, gen3, gen4, gen5], 'atExit ran once in every generation')
   t.equal(readPid(s.pidFile), 'missing', 'the pid file is removed')
+
+  // systemd (Type=notify or notify-reload) heard from the supervisor only, whose pid is stable
+  await notify.waitFor(n => n.notify === 'STOPPING=1', 'STOPPING=1')
+  const told = notify.notifications.map(n => n.notify.replace(/MONOTONIC_USEC=\d+/, 'MONOTONIC_USEC=<t>'))
+  const reloading = 'RELOADING=1\nMONOTONIC_USEC=<t>'
+  t.same(told, ['READY=1', ...Array(5).fill([reloading, 'READY=1']).flat(), reloading, 'STOPPING=1'],
+    'READY=1 once serving; RELOADING=1 then READY=1 around each reload, failed or not; STOPPING=1')
 })

@@ -35,14 +35,21 @@ export interface StartOptions {
   serving?: boolean
   /** Give the supervisor --pid-file (default true). */
   pidFile?: boolean
+  /**
+   * Run the supervisor as PID 1 of a new PID namespace (`unshare --pid --fork --kill-child`), as
+   * in a container. `proc` is then unshare; the pids in the logs are the namespace's.
+   */
+  pid1?: boolean
 }
 
-export async function startSupervisor ({ env = {}, args = [], command, serving = true, pidFile: withPidFile = true }: StartOptions = {}): Promise<Supervised> {
+export async function startSupervisor ({ env = {}, args = [], command, serving = true, pidFile: withPidFile = true, pid1 = false }: StartOptions = {}): Promise<Supervised> {
   const dir = mkdtempSync(join(tmpdir(), 'fhr-sup-'))
   const pidFile = join(dir, 'supervisor.pid')
   const atExitFile = join(dir, 'at-exit.log')
   const app = command ?? [process.execPath, ...process.execArgv, fixture('app.ts')]
-  const proc = spawn(process.execPath, [...process.execArgv, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app], {
+  const argv = [process.execPath, ...process.execArgv, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app]
+  const [file, ...rest] = pid1 ? ['unshare', '--pid', '--fork', '--kill-child', ...argv] : argv
+  const proc = spawn(file as string, rest, {
     env: { ...process.env, AT_EXIT_FILE: atExitFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -78,6 +85,8 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
   const supervised: Supervised = {
     proc, dir, pidFile, atExitFile, lines, waitFor, ended,
     kill () {
+      // in a namespace, the logged pids are not the host's: killing unshare kills them all
+      if (pid1) return void proc.kill('SIGKILL')
       for (const pid of new Set([proc.pid, ...lines.map(l => l.pid), ...lines.map(l => l.generationPid)])) {
         if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
       }

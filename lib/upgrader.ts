@@ -146,7 +146,8 @@ export class Upgrader {
     }
     if (seam.platform !== 'win32') process.on(options.signal, this.onSignal)
     if (this.supervisor !== undefined) {
-      log.info({ supervisorPid: this.supervisor.pid, generation: this.generation }, 'hot-restart: running under a supervisor')
+      // the supervisor's pid file is the one that names the server
+      log.info({ supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
       this.disposers.push(this.supervisor.listen({
         drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
         shutdown: (why) => {

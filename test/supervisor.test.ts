@@ -2,7 +2,7 @@
 // the CLI, SIGHUP and the app's upgrade() go through the supervisor, whose pid never changes;
 // refusals and a broken successor change nothing; every request of a concurrent load succeeds;
 // SIGTERM stops everything gracefully.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,6 +50,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   t.equal(Number(m![2]), supervisorPid)
   await predecessorGone(s, gen2)
   t.notOk(alive(gen1), 'generation 1 has exited')
+  const fds = readdirSync(`/proc/${supervisorPid}/fd`).length
 
   // 2 -> 3 on SIGHUP; the app's own upgrade() meanwhile is refused: one reload at a time
   let from = s.lines.length
@@ -85,6 +86,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   t.same((await held).body, { pid: gen4, generation: 4, ms: 1500 }, 'the held request was answered by the draining generation')
   agent.destroy()
   await predecessorGone(s, gen5)
+  t.equal(readdirSync(`/proc/${supervisorPid}/fd`).length, fds, 'the supervisor holds as many fds with generation 5 as with generation 2')
 
   // a successor that cannot boot is killed; generation 5 serves on
   writeFileSync(bootFile, 'throw')

@@ -73,11 +73,9 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   const pending = new Map<number, { resolve: (r: UpgradeResult) => void, reject: (e: Error) => void }>()
   let nextId = 0
 
+  // with a callback, a closed channel (the supervisor died meanwhile) is no uncaught 'error'
   const send = (message: object, handle?: unknown): void => {
-    // a send on a closed channel would emit an uncaught 'error' on process
-    /* c8 ignore next: the supervisor died while this generation booted */
-    if (proc.connected !== true) return
-    proc.send!(message, handle as never)
+    proc.send!(message, handle as never, () => {})
   }
   // the supervisor only sends objects, and answers each upgrade request once
   const onMessage = (message: SupervisorMessage): void => {

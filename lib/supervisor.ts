@@ -114,6 +114,9 @@ export class Supervisor {
       env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) }
     })
     const child = successor.process
+    // a command that cannot be started has no pid and never emits 'exit': its failure is all
+    this.booting = successor
+    if (child.pid === undefined) await successor.ready.finally(() => { this.booting = undefined })
     this.log.info({ generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
     const gen: Generation = { child, pid: child.pid as number, generation, predecessor: undefined, alive: true, exited: Promise.resolve() }
     gen.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
@@ -126,7 +129,6 @@ export class Supervisor {
       if (message?.hotRestart === 'socket' && handle !== undefined) received.push({ entry: message.entry as SocketEntry, handle: handle as Held['handle'] })
       if (message?.hotRestart === 'upgrade') this.answer(gen, message.id as number)
     })
-    this.booting = successor
     try {
       await successor.ready
     } catch (err) {
@@ -155,7 +157,8 @@ export class Supervisor {
   }
 
   private send (gen: Generation, message: SupervisorMessage): void {
-    if (gen.child.connected) gen.child.send(message)
+    // with a callback, a generation that exits meanwhile (EPIPE) is no 'error' event
+    if (gen.child.connected) gen.child.send(message, () => {})
   }
 
   /** A generation asked for an upgrade (its reload signal or `upgrade()`): run it, answer. */

@@ -58,6 +58,15 @@ t.test('run: a first generation that cannot start: exit 1 with the reason', asyn
   t.match(log.lines.at(-1), { msg: 'hot-restart supervisor: stopped', obj: { exitCode: 1 } })
 })
 
+t.test('run: a command that cannot be started, a first generation not ready in time: exit 1 with the reason', async t => {
+  const log = logger()
+  t.equal(await run(['--', '/nonexistent/bin'], { err: { write: () => {} } }, log), EXIT.failed)
+  t.match(log.lines.find(l => /first generation failed to start/.test(l.msg)), { msg: /could not be started \(spawn \/nonexistent\/bin ENOENT\)/ })
+  const slow = logger()
+  t.equal(await run(['--ready-timeout', '200', '--', process.execPath, '-e', 'setInterval(() => {}, 1000)'], { err: { write: () => {} } }, slow), EXIT.failed)
+  t.match(slow.lines.find(l => /first generation failed to start/.test(l.msg)), { msg: /was not ready within 200 ms and was killed/ })
+})
+
 // generation 1 logs a line, then never becomes ready
 const hanging = (ignoreTerm: boolean): string[] => [process.execPath, '-e',
   `${ignoreTerm ? 'process.on("SIGTERM", () => {});' : ''} console.log(JSON.stringify({ msg: "up", pid: process.pid })); setInterval(() => {}, 1000)`]

@@ -89,7 +89,6 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   proc.on('message', onMessage)
   channel.exited.then(() => {
     predecessorExited()
-    /* c8 ignore next 3: the supervisor died while an upgrade that this generation asked for ran */
     for (const waiting of pending.values()) {
       waiting.reject(Object.assign(new Error('fastify-hot-restart: the supervisor has exited'), { code: 'FST_HOT_RESTART_SHUTTING_DOWN' }))
     }

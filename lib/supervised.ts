@@ -29,6 +29,7 @@ export interface DrainOrder {
 export type SupervisorMessage =
   | ({ hotRestart: 'drain' } & DrainOrder)
   | { hotRestart: 'shutdown' }
+  | { hotRestart: 'predecessor', pid: number }
   | { hotRestart: 'predecessor-exited' }
   | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
 
@@ -67,6 +68,8 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   if (pid !== proc.ppid || proc.connected !== true) throw new SupervisorExitedError(raw)
   const channel = connectPredecessor(pid, proc) // ready and error messages, as in standalone mode
   let predecessorAlive = hasPredecessor
+  // the previous generation's pid, once the supervisor says (until then, the supervisor's)
+  let predecessorPid = pid
   let predecessorExited!: () => void
   const exited = new Promise<void>(resolve => { predecessorExited = () => { predecessorAlive = false; resolve() } })
   if (!hasPredecessor) predecessorExited()
@@ -79,6 +82,7 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   }
   // the supervisor only sends objects, and answers each upgrade request once
   const onMessage = (message: SupervisorMessage): void => {
+    if (message.hotRestart === 'predecessor') predecessorPid = message.pid
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart !== 'upgraded') return
     const waiting = pending.get(message.id)!
@@ -99,7 +103,7 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   return {
     pid,
     predecessor: {
-      pid,
+      get pid () { return predecessorPid },
       get alive () { return predecessorAlive },
       exited,
       sendReady: () => channel.sendReady(),

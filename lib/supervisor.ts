@@ -235,6 +235,7 @@ export class Supervisor {
       return
     }
     next.predecessor = old
+    this.send(next, { hotRestart: 'predecessor', pid: old.pid })
     this.draining.add(old)
     this.send(old, { hotRestart: 'drain', successorPid: next.pid, generation: next.generation, signalToReadyMs: readyMs })
   }

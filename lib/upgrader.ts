@@ -131,7 +131,7 @@ export class Upgrader {
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
-        if (this.state !== 'closed') log.info({ predecessorPid: manifest?.pid }, 'hot-restart: the predecessor has exited')
+        if (this.state !== 'closed') log.info({ predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
       })
     }
 

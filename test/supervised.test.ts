@@ -48,6 +48,9 @@ t.test('the link: ready and boot errors, upgrade answers, the predecessor\'s exi
   t.same(await ok, { pid: 6, generation: 3, readyMs: 10 })
   await t.rejects(refused, { code: 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS', message: 'busy' })
 
+  t.equal(link.predecessor.pid, 4242, 'the supervisor\'s, until it names the previous generation')
+  proc.emit('message', { hotRestart: 'predecessor', pid: 4343 })
+  t.equal(link.predecessor.pid, 4343)
   proc.emit('message', { hotRestart: 'predecessor-exited' })
   await link.predecessor.exited
   t.equal(link.predecessor.alive, false)

@@ -48,7 +48,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   t.ok(m, r2.out)
   const gen2 = Number(m![1])
   t.equal(Number(m![2]), supervisorPid)
-  await predecessorGone(s, gen2)
+  t.equal((await predecessorGone(s, gen2)).predecessorPid, gen1, 'generation 2 learns that generation 1 has exited')
   t.notOk(alive(gen1), 'generation 1 has exited')
   const fds = readdirSync(`/proc/${supervisorPid}/fd`).length
 

@@ -110,6 +110,11 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   process.kill(supervisorPid, 'SIGHUP')
   const hanging = await s.waitFor(l => l.msg === 'boot: hanging', 'a successor that hangs', from)
   process.kill(supervisorPid, 'SIGTERM')
+  await s.waitFor(l => l.msg === 'hot-restart supervisor: stopping', 'the stop', from)
+  // a reload asked of a supervisor that stops: the CLI follows it until it is gone
+  const late = await cliReload(s.pidFile)
+  t.equal(late.code, EXIT.failed)
+  t.match(late.err, new RegExp(`reload failed: the server \\(pid ${supervisorPid}\\) exited during the reload`))
   t.equal(await s.ended, 0, 'the supervisor exits 0')
   t.notOk(alive(gen5) || alive(hanging.pid), 'no generation is left')
   t.same(readFileSync(s.atExitFile, 'utf8').trim().split('\n').map(Number), [gen1, gen2, gen3, gen4, gen5], 'atExit ran once in every generation')

@@ -13,7 +13,9 @@ let served = 0
 async function main () {
   await app.register(hotRestart, {
     pidFile: process.env.PID_FILE ?? join(__dirname, 'app.pid'),
-    drainTimeout: 10000
+    drainTimeout: 10000,
+    // 200 while serving, 503 while draining: for load balancers and container health checks
+    readinessUrl: '/ready'
   })
 
   app.addHook('onResponse', async () => { served++ })

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
  * The CLI: `fastify-hot-restart reload` sends the reload signal to the process named by a pid
- * file and waits for the outcome; `stop` sends SIGTERM and waits for the exit.
+ * file and waits for the outcome; `stop` sends SIGTERM and waits for the exit; `run` starts an
+ * app under a supervisor (run.ts).
  */
 import { watch, type FSWatcher } from 'node:fs'
 import { constants } from 'node:os'
 import { dirname } from 'node:path'
 import { parseArgs } from 'node:util'
 import { readPid, readStatus, type Status } from './pid-file'
+import { run, RUN_HELP } from './run'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as const
@@ -15,7 +17,7 @@ export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as c
 const HELP = `Usage:
   fastify-hot-restart reload --pid-file <path> [--timeout <ms>] [--signal <name>]
   fastify-hot-restart stop   --pid-file <path> [--timeout <ms>]
-
+${RUN_HELP}
 reload  Sends the reload signal (default SIGUSR2) to the process in the pid file and waits
         until a new generation is ready, or the upgrade failed.
 stop    Sends SIGTERM and waits until the process has exited.
@@ -112,6 +114,10 @@ async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals,
     }
     const status = readStatus(pidFile)
     const attempt = status?.pid === pid ? status.attempts[before + 1] : undefined
+    // a supervisor (`run`) keeps its pid: it records the new generation instead
+    if (attempt?.state === 'succeeded') {
+      return { code: EXIT.ok, text: `reloaded: generation ${attempt.generation} (pid ${attempt.successorPid}) under supervisor ${pid} in ${Math.round(performance.now() - started)} ms\n` }
+    }
     if (attempt !== undefined && (attempt.state === 'failed' || attempt.state === 'refused')) {
       return { code: EXIT.failed, text: `reload failed: ${attempt.message} (${attempt.code})\n` }
     }
@@ -144,6 +150,7 @@ async function stop (pidFile: string, timeout: number, io: Io): Promise<number> 
  * @returns the exit code
  */
 export async function main (argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  if (argv[0] === 'run') return run(argv.slice(1), io)
   let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean }
   let positionals: string[]
   try {
@@ -170,7 +177,7 @@ export async function main (argv: string[], io: Io = { out: process.stdout, err:
     io.err.write(`${why}\n\n${HELP}`)
     return EXIT.usage
   }
-  if (command !== 'reload' && command !== 'stop') return usage(command === undefined ? 'missing command: reload or stop' : `unknown command "${command}"`)
+  if (command !== 'reload' && command !== 'stop') return usage(command === undefined ? 'missing command: reload, stop or run' : `unknown command "${command}"`)
   if (extra.length > 0) return usage(`unexpected argument "${extra[0]}"`)
   const pidFile = values['pid-file']
   if (pidFile === undefined || pidFile === '') return usage('missing --pid-file <path>')

@@ -50,3 +50,7 @@ export const SocketTooLateError = createError(
 /** The pid file cannot be written. */
 export const PidFileError = createError(
   `${P}PID_FILE`, 'fastify-hot-restart: cannot write the pid file %s: %s')
+
+/** A generation started by a supervisor (`fastify-hot-restart run`) found it gone while it booted. */
+export const SupervisorExitedError = createError(
+  `${P}SUPERVISOR_EXITED`, 'fastify-hot-restart: the supervisor (pid %s) that started this process has exited; not serving without it')

@@ -7,6 +7,7 @@ import { checkHook, type AtExitHook } from './at-exit'
 import * as errors from './errors'
 import { installGracefulShutdown } from './graceful'
 import { ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
+import { readiness } from './readiness'
 import type { OpenSocket } from './sockets'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
@@ -85,6 +86,13 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     get draining () { return upgrader.draining },
     predecessorExited
   } satisfies HotRestart)
+
+  if (options.readinessUrl !== undefined) {
+    fastify.get(options.readinessUrl, { logLevel: 'warn' }, async (_request, reply) => {
+      const { status, body } = readiness(upgrader)
+      return reply.code(status).header('cache-control', 'no-store').send(body)
+    })
+  }
 
   // ready once the onListen hooks registered after this one have run too
   fastify.addHook('onListen', function (done) {

@@ -129,14 +129,14 @@ export function readManifest (env: NodeJS.ProcessEnv, ppid: number): ManifestRea
 /**
  * The environment for a successor: the current one without any inherited protocol variables
  * (ours, and Node's IPC channel ones, which a grandchild would otherwise read), plus the new
- * manifest.
+ * manifest (if any).
  */
-export function successorEnv (env: NodeJS.ProcessEnv, manifest: Manifest): NodeJS.ProcessEnv {
+export function successorEnv (env: NodeJS.ProcessEnv, manifest: Manifest | undefined): NodeJS.ProcessEnv {
   const next: NodeJS.ProcessEnv = {}
   for (const [key, value] of Object.entries(env)) {
     if (key === MANIFEST_ENV || key.startsWith('NODE_CHANNEL_')) continue
     next[key] = value
   }
-  next[MANIFEST_ENV] = encodeManifest(manifest)
+  if (manifest !== undefined) next[MANIFEST_ENV] = encodeManifest(manifest)
   return next
 }

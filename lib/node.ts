@@ -7,11 +7,14 @@
  *   hr.atExit(async () => { await db.end() })
  *   await hr.listen({ port: 3000, host: '127.0.0.1' })
  */
+import type http from 'node:http'
 import type net from 'node:net'
 import { checkHook, type AtExitHook } from './at-exit'
+import { isHttpServer } from './drain'
 import { InvalidOptionError } from './errors'
 import { installGracefulShutdown } from './graceful'
 import { describe, ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
+import { serveReadiness } from './readiness'
 import type { OpenSocket } from './sockets'
 import { sharedUpgrader, type Logger, type UpgradeResult } from './upgrader'
 
@@ -72,10 +75,14 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
   const { logger = jsonLogger, ...rest } = options
   if (!isLogger(logger)) throw new InvalidOptionError(`Expected \`logger\` to have info, warn and error methods, got ${describe(logger)}`)
   const resolved = resolveOptions(rest)
+  if (resolved.readinessUrl !== undefined && !isHttpServer(server)) {
+    throw new InvalidOptionError(`Expected \`readinessUrl\` to go with a node:http or node:https server, got ${server.constructor.name}`)
+  }
   const { upgrader, created } = sharedUpgrader(resolved, logger)
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, resolved, logger))
   const ignored = created ? [] : ignoredOptions(upgrader.options, rest)
   if (ignored.length > 0) logger.warn({ ignored }, 'hot-restart: this process already has an upgrader; the first app\'s options apply')
+  if (resolved.readinessUrl !== undefined) upgrader.onDispose(serveReadiness(server as http.Server, resolved.readinessUrl, upgrader))
   const participant = upgrader.addParticipant({
     name: 'node:http',
     close: () => new Promise<void>(resolve => { server.close(() => resolve()) })

@@ -24,6 +24,12 @@ export interface HotRestartOptions {
    * @default true
    */
   closeWithGrace?: boolean | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
+  /**
+   * A route that answers 200 while this process serves, and 503 before it is ready and once it
+   * drains or shuts down: point a readiness probe or a load balancer's health check at it.
+   * @default undefined (none)
+   */
+  readinessUrl?: string
 }
 
 /** The options once defaults are applied. */
@@ -34,6 +40,7 @@ export interface ResolvedOptions {
   drainTimeout: number
   atExitTimeout: number
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
+  readinessUrl: string | undefined
 }
 
 export const defaults = {
@@ -45,7 +52,7 @@ export const defaults = {
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'closeWithGrace'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'closeWithGrace', 'readinessUrl'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -106,6 +113,11 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     throw invalid('pidFile', 'a non-empty file path', pidFile)
   }
 
+  const readinessUrl = opts.readinessUrl
+  if (readinessUrl !== undefined && (typeof readinessUrl !== 'string' || !/^\/[^\s?#]*$/.test(readinessUrl))) {
+    throw invalid('readinessUrl', 'a path such as "/ready" (starting with a slash, no query)', readinessUrl)
+  }
+
   let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
   const cwg = opts.closeWithGrace ?? true
   if (cwg === true) {
@@ -131,7 +143,8 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     readyTimeout: timeout(opts, 'readyTimeout'),
     drainTimeout: timeout(opts, 'drainTimeout'),
     atExitTimeout: timeout(opts, 'atExitTimeout'),
-    closeWithGrace
+    closeWithGrace,
+    readinessUrl: readinessUrl as string | undefined
   }
 }
 
@@ -145,6 +158,7 @@ const fastifyRegisterOptions = new Set(['prefix', 'logLevel', 'logSerializers'])
  */
 export function ignoredOptions (inForce: ResolvedOptions, given: object): string[] {
   const resolved = resolveOptions(given)
-  return Object.keys(given).filter(key => knownOptions.has(key) &&
+  // readinessUrl is each app's own route, never ignored
+  return Object.keys(given).filter(key => knownOptions.has(key) && key !== 'readinessUrl' &&
     JSON.stringify(resolved[key as keyof ResolvedOptions]) !== JSON.stringify(inForce[key as keyof ResolvedOptions]))
 }

@@ -53,7 +53,9 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
  * @returns a remover
  */
 export function reportBootErrors (proc: NodeJS.Process = process): () => void {
-  if (proc.env.FASTIFY_HOT_RESTART === undefined || proc.connected !== true) return () => {}
+  // a successor, or any generation under a supervisor (FASTIFY_HOT_RESTART_SUPERVISOR, see supervised.ts)
+  const spawnedByUs = proc.env.FASTIFY_HOT_RESTART !== undefined || proc.env.FASTIFY_HOT_RESTART_SUPERVISOR !== undefined
+  if (!spawnedByUs || proc.connected !== true) return () => {}
   const onError = (err: unknown): void => {
     proc.removeListener('uncaughtExceptionMonitor', onError)
     connectPredecessor(proc.ppid, proc).sendError(err)

@@ -16,7 +16,10 @@ export type SuccessorMessage =
 export const KILL_GRACE = 2000
 
 export interface SpawnOptions {
-  manifest: Manifest
+  /** The sockets handed over; none for a supervisor's first generation, which binds its own. */
+  manifest: Manifest | undefined
+  /** The working directory when there is no manifest. @default process.cwd() */
+  cwd?: string
   /** The listening fds, in manifest order. */
   fds: number[]
   readyTimeout: number
@@ -45,7 +48,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
   const execPath = options.execPath ?? process.execPath
   const args = options.args ?? [...process.execArgv, ...process.argv.slice(1)]
   const child = spawn(execPath, args, {
-    cwd: options.manifest.cwd,
+    cwd: options.manifest?.cwd ?? options.cwd,
     env: successorEnv(options.env ?? process.env, options.manifest),
     stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],
     serialization: 'json'

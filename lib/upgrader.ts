@@ -31,6 +31,8 @@ import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
+import { connectSupervisor, type SupervisorLink } from './supervised'
+import { notifySystemd, systemdNotifies } from './systemd'
 
 /** A pino-compatible logger. */
 export interface Logger {
@@ -73,7 +75,7 @@ const realProcess: ProcessSeam = {
 }
 
 /** The working directory the first generation started in, as the user named it (PWD). */
-function initialCwd (): string {
+export function initialCwd (): string {
   const pwd = process.env.PWD
   try {
     if (pwd !== undefined && realpathSync(pwd) === process.cwd()) return pwd
@@ -92,6 +94,8 @@ export class Upgrader {
   readonly drainHooks = new AtExitHooks('onDrain', 'drainTimeout')
   readonly sockets: Sockets
   readonly predecessor: Predecessor | undefined
+  /** The supervisor, when this process runs under `fastify-hot-restart run`. */
+  readonly supervisor: SupervisorLink | undefined
   readonly options: ResolvedOptions
   state: UpgraderState = 'booting'
   private readonly log: Logger
@@ -112,9 +116,9 @@ export class Upgrader {
     this.options = options
     this.log = log
     this.seam = seam
-    this.pidFile = options.pidFile === undefined ? undefined : checkPidFile(options.pidFile)
 
     const reading = manifestRead ? { kind: 'none' as const } : readManifestOrReport()
+    const firstUpgrader = !manifestRead
     manifestRead = true
     let manifest: Manifest | undefined
     if (reading.kind === 'foreign') {
@@ -125,10 +129,13 @@ export class Upgrader {
     }
     this.generation = manifest?.generation ?? 1
     this.cwd = manifest?.cwd ?? initialCwd()
-    this.predecessor = manifest === undefined ? undefined : connectPredecessor(manifest.pid)
+    // under a supervisor, it owns the pid file and runs the upgrades (see supervised.ts)
+    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined) : undefined
+    this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
+    this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
-        if (this.state !== 'closed') log.info({ predecessorPid: manifest?.pid }, 'hot-restart: the predecessor has exited')
+        if (this.state !== 'closed') log.info({ predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
       })
     }
 
@@ -142,6 +149,17 @@ export class Upgrader {
       this.upgrade().catch(() => { /* logged by upgrade() */ })
     }
     if (seam.platform !== 'win32') process.on(options.signal, this.onSignal)
+    if (this.supervisor !== undefined) {
+      // the supervisor's pid file is the one that names the server
+      log.info({ supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
+      this.disposers.push(this.supervisor.listen({
+        drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
+        shutdown: (why) => {
+          log.info({ why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
+          this.shutdown().then(() => this.seam.exit(0), /* c8 ignore next */ () => this.seam.exit(1))
+        }
+      }))
+    }
   }
 
   /** True once this process drains (it handed over, or it is shutting down). */
@@ -225,6 +243,17 @@ export class Upgrader {
       this.log.info({ fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
     }
     stopReportingBootErrors()
+    // standalone under systemd (Type=notify): systemd learns the new main pid before the
+    // predecessor, the old one, may exit; a supervisor notifies for itself
+    if (this.supervisor === undefined && systemdNotifies()) {
+      notifySystemd([`MAINPID=${process.pid}`, 'READY=1'], this.log).then(() => this.announceReady())
+    } else {
+      this.announceReady()
+    }
+  }
+
+  private announceReady (): void {
+    this.supervisor?.sendSockets(this.sockets.listeners)
     this.predecessor?.sendReady()
     if (this.pidFile !== undefined) {
       try {
@@ -272,6 +301,8 @@ export class Upgrader {
       this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
       throw refused
     }
+    // under a supervisor, the supervisor spawns the successor and tells this process to drain
+    if (this.supervisor !== undefined) return await this.supervisor.upgrade()
     this.state = 'upgrading'
     this.record(attempt, { state: 'upgrading' })
     const started = performance.now()
@@ -338,8 +369,10 @@ export class Upgrader {
       const drainedAt = performance.now()
       const hooks: AtExitReport = await this.atExitHooks.run(this.options.atExitTimeout, this.log)
       await this.closeParticipants()
-      if (reason === 'shutdown') {
-        // the last generation: its unix socket paths go, and so does its pid file
+      if (reason === 'shutdown' && this.supervisor === undefined) {
+        // the last generation: its unix socket paths go, and so does its pid file (under a
+        // supervisor, the supervisor removes them when it stops: a crashed generation's
+        // successor goes on serving them)
         unlinkPaths(listeners)
         if (this.pidFile !== undefined) removeIfOurs(this.pidFile, process.pid)
       }

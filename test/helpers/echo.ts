@@ -49,7 +49,7 @@ function connection (port: number, outcome: Outcome, more: () => boolean): Promi
 }
 
 export function startEchoLoad (port: number, { persistent = 10, fresh = 2 } = {}): Load {
-  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
+  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {}, maxMs: 0 }
   let running = true
   const loop = async (more: () => boolean): Promise<void> => {
     while (running) await connection(port, outcome, more)

@@ -41,7 +41,7 @@ export function h2get (session: http2.ClientHttp2Session, path: string, timeout 
 }
 
 export function startH2Load (port: number, { sessions = 4, streams = 5 } = {}): H2Load {
-  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
+  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {}, maxMs: 0 }
   const refused = { count: 0 }
   const goaways = { count: 0 }
   let running = true

@@ -10,6 +10,8 @@ export interface Outcome {
   failures: Record<string, number>
   /** Responses by pid that served them. */
   byPid: Record<string, number>
+  /** The longest time a request took, successful or not (ms); 0 where the client does not time requests. */
+  maxMs: number
 }
 
 export interface Load {
@@ -19,7 +21,8 @@ export interface Load {
 }
 
 function request (port: number, agent: http.Agent | false, outcome: Outcome, path = '/', tls = false): Promise<void> {
-  return new Promise(resolve => {
+  const started = performance.now()
+  return new Promise<void>(resolve => {
     const fail = (why: string): void => {
       outcome.failed++
       outcome.failures[why] = (outcome.failures[why] ?? 0) + 1
@@ -45,7 +48,7 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
     })
     req.on('timeout', () => { req.destroy(new Error('timeout')) })
     req.on('error', (err: NodeJS.ErrnoException) => fail(err.code ?? err.message))
-  })
+  }).then(() => { outcome.maxMs = Math.max(outcome.maxMs, performance.now() - started) })
 }
 
 /**
@@ -54,7 +57,7 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
  * each client paces itself: one request per interval at most (a light load).
  */
 export function startLoad (port: number, { keepAlive = 50, fresh = 4, tls = false, interval = 0 } = {}): Load {
-  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {} }
+  const outcome: Outcome = { ok: 0, failed: 0, failures: {}, byPid: {}, maxMs: 0 }
   let running = true
   const agent = new (tls ? https : http).Agent({ keepAlive: true, maxSockets: keepAlive })
   const loop = async (a: http.Agent | false): Promise<void> => {

@@ -1,0 +1,118 @@
+/**
+ * `fastify-hot-restart run [options] -- <command> [args...]` (or `run app.js [args...]`): parse,
+ * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
+ * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
+ */
+import { parseArgs } from 'node:util'
+import { checkPidFile } from './pid-file'
+import { jsonLogger } from './node'
+import { Supervisor } from './supervisor'
+import { initialCwd, type Logger } from './upgrader'
+
+export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>] -- <command> [args...]
+  fastify-hot-restart run [options] app.js [args...]
+
+run     Starts the app under a supervisor with a stable pid, which keeps a copy of the app's
+        listening sockets: SIGHUP or SIGUSR2 (or \`reload --pid-file\`) starts the next
+        generation on them and drains the serving one; a generation that crashes is
+        restarted on the same sockets; SIGTERM or SIGINT stops everything gracefully (a
+        second one kills). --pid-file names the supervisor's pid file (for reload and stop);
+        --ready-timeout (default 60000) bounds each generation's boot; --max-restarts
+        (default 10) crashes within a minute before the supervisor gives up (exit 1).
+`
+
+/** The CLI's exit codes that `run` uses (see cli.ts): done, failed, bad arguments. */
+const OK = 0
+const FAILED = 1
+const USAGE = 2
+
+export interface RunIo {
+  err: { write (s: string): unknown }
+}
+
+/** Splits `run`'s arguments into its own options and the app's command. */
+export function splitCommand (argv: string[]): { options: string[], command: string[] } {
+  const options: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] as string
+    if (token === '--') return { options, command: argv.slice(i + 1) }
+    if (!token.startsWith('-')) return { options, command: argv.slice(i) }
+    options.push(token)
+    // `--name value` (not `--name=value`): the value is the option's
+    if (!token.includes('=') && i + 1 < argv.length) options.push(argv[++i] as string)
+  }
+  return { options, command: [] }
+}
+
+function positiveInt (name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < min || n > 2 ** 31 - 1) throw new Error(`--${name} expects an integer >= ${min}, got "${value}"`)
+  return n
+}
+
+/**
+ * Runs the supervisor until it stops.
+ * @returns the exit code: 0 after a graceful stop, 1 if generation 1 failed to start, the
+ * supervisor gave up after too many crashes, or a second signal forced the stop; 2 for bad
+ * arguments
+ */
+export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger): Promise<number> {
+  let pidFile: string | undefined
+  let readyTimeout: number
+  let maxRestarts: number
+  let command: string[]
+  try {
+    const split = splitCommand(argv)
+    command = split.command
+    const { values } = parseArgs({
+      args: split.options,
+      options: {
+        'pid-file': { type: 'string' },
+        'ready-timeout': { type: 'string' },
+        'max-restarts': { type: 'string' }
+      }
+    })
+    if (command.length === 0) throw new Error('missing the command to run: `run -- node app.js` or `run app.js`')
+    if (values['pid-file'] !== undefined) pidFile = checkPidFile(values['pid-file'])
+    readyTimeout = positiveInt('ready-timeout', values['ready-timeout'], 60_000, 1)
+    maxRestarts = positiveInt('max-restarts', values['max-restarts'], 10, 0)
+  } catch (err) {
+    io.err.write(`${(err as Error).message}\n\nUsage:\n${RUN_HELP}`)
+    return USAGE
+  }
+  // `run app.js`: a script is run with this node
+  if (/\.[cm]?[jt]s$/.test(command[0] as string)) command = [process.execPath, ...command]
+  const [file, ...args] = command as [string, ...string[]]
+  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, log })
+
+  const reload = (signal: NodeJS.Signals): void => {
+    supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })
+  }
+  let signalled = false
+  const stop = (signal: NodeJS.Signals): void => {
+    if (signalled) {
+      supervisor.force()
+      return
+    }
+    signalled = true
+    log.info({ signal }, 'hot-restart supervisor: shutting down (a second signal kills)')
+    supervisor.stop().catch(/* c8 ignore next */ () => {})
+  }
+  const handlers: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = [
+    ['SIGHUP', reload], ['SIGUSR2', reload], ['SIGTERM', stop], ['SIGINT', stop]
+  ]
+  for (const [signal, handler] of handlers) process.on(signal, handler)
+  log.info({ pid: process.pid, command }, 'hot-restart supervisor: starting')
+  try {
+    await supervisor.start()
+  } catch (err) {
+    if (supervisor.state !== 'stopping') {
+      log.error({ err }, `hot-restart supervisor: the first generation failed to start: ${(err as Error).message}`)
+      await supervisor.stop(FAILED)
+    }
+  }
+  const code = await supervisor.done
+  for (const [signal, handler] of handlers) process.removeListener(signal, handler)
+  return code === 0 ? OK : FAILED
+}

@@ -1,0 +1,141 @@
+/**
+ * A generation's link to the supervisor that started it (`fastify-hot-restart run`, see
+ * supervisor.ts). The supervisor names itself in an environment variable; a generation trusts
+ * it only when that pid is its parent's and the IPC channel is open (a process the app spawns
+ * inherits the variable, not the channel nor the parent).
+ *
+ * Over the channel a generation: hands the supervisor a copy of each listening socket once it
+ * is ready (the handle travels by SCM_RIGHTS), then says ready; asks it for an upgrade (its
+ * reload signal and `upgrade()` do); and is told to drain (a successor is ready), to shut
+ * down, or that its predecessor has exited. If the supervisor dies, the generation shuts down:
+ * no process outlives its supervisor.
+ */
+import { SupervisorExitedError } from './errors'
+import { connectPredecessor, type Predecessor } from './predecessor'
+import { handOver, type Listener } from './sockets'
+import type { UpgradeResult } from './upgrader'
+
+/** The environment variable that names the supervisor's pid. */
+export const SUPERVISOR_ENV = 'FASTIFY_HOT_RESTART_SUPERVISOR'
+
+/** What the supervisor tells the generation it drains for. */
+export interface DrainOrder {
+  successorPid: number
+  generation: number
+  signalToReadyMs: number
+}
+
+/** Messages from the supervisor to a generation. */
+export type SupervisorMessage =
+  | ({ hotRestart: 'drain' } & DrainOrder)
+  | { hotRestart: 'shutdown' }
+  | { hotRestart: 'predecessor', pid: number }
+  | { hotRestart: 'predecessor-exited' }
+  | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
+
+/** What a generation does when the supervisor says so. */
+export interface SupervisorHandlers {
+  drain (order: DrainOrder): void
+  /** The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect'). */
+  shutdown (why: 'shutdown' | 'disconnect'): void
+}
+
+export interface SupervisorLink {
+  /** The supervisor's pid. */
+  readonly pid: number
+  /** The previous generation, as the supervisor reports it; says ready to the supervisor. */
+  readonly predecessor: Predecessor
+  /** Sends the supervisor a copy of each listening socket (before saying ready). */
+  sendSockets (listeners: Iterable<Listener>): void
+  /** Asks the supervisor for an upgrade; settles with its outcome. */
+  upgrade (): Promise<UpgradeResult>
+  /** @returns a remover */
+  listen (handlers: SupervisorHandlers): () => void
+}
+
+/**
+ * Connects to the supervisor, if this process runs under one. The variable is removed from the
+ * environment, so that a process the app spawns does not take itself for a generation.
+ * @param hasPredecessor whether a previous generation may still be draining (generation > 1)
+ * @throws FST_HOT_RESTART_SUPERVISOR_EXITED when the supervisor that started this process is
+ * gone (it is no longer the parent, or the channel is closed): the process must not serve alone
+ */
+export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process = process): SupervisorLink | undefined {
+  const raw = proc.env[SUPERVISOR_ENV]
+  if (raw === undefined) return undefined
+  delete proc.env[SUPERVISOR_ENV]
+  const pid = Number(raw)
+  if (pid !== proc.ppid || proc.connected !== true) throw new SupervisorExitedError(raw)
+  const channel = connectPredecessor(pid, proc) // ready and error messages, as in standalone mode
+  let predecessorAlive = hasPredecessor
+  // the previous generation's pid, once the supervisor says (until then, the supervisor's)
+  let predecessorPid = pid
+  let predecessorExited!: () => void
+  const exited = new Promise<void>(resolve => { predecessorExited = () => { predecessorAlive = false; resolve() } })
+  if (!hasPredecessor) predecessorExited()
+  const pending = new Map<number, { resolve: (r: UpgradeResult) => void, reject: (e: Error) => void }>()
+  let nextId = 0
+
+  // with a callback, a closed channel (the supervisor died meanwhile) is no uncaught 'error'
+  const send = (message: object, handle?: unknown): void => {
+    proc.send!(message, handle as never, () => {})
+  }
+  // the supervisor only sends objects, and answers each upgrade request once
+  const onMessage = (message: SupervisorMessage): void => {
+    if (message.hotRestart === 'predecessor') predecessorPid = message.pid
+    if (message.hotRestart === 'predecessor-exited') predecessorExited()
+    if (message.hotRestart !== 'upgraded') return
+    const waiting = pending.get(message.id)!
+    pending.delete(message.id)
+    if (message.error !== undefined) waiting.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
+    else waiting.resolve(message.result as UpgradeResult)
+  }
+  proc.on('message', onMessage)
+  channel.exited.then(() => {
+    predecessorExited()
+    for (const waiting of pending.values()) {
+      waiting.reject(Object.assign(new Error('fastify-hot-restart: the supervisor has exited'), { code: 'FST_HOT_RESTART_SHUTTING_DOWN' }))
+    }
+    pending.clear()
+  })
+  proc.channel?.unref()
+
+  return {
+    pid,
+    predecessor: {
+      get pid () { return predecessorPid },
+      get alive () { return predecessorAlive },
+      exited,
+      sendReady: () => channel.sendReady(),
+      sendError: (err) => channel.sendError(err)
+    },
+    sendSockets (listeners) {
+      for (const listener of listeners) {
+        const { entries } = handOver([listener])
+        const handle = (listener.server as unknown as { _handle?: unknown })._handle
+        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
+      }
+    },
+    upgrade () {
+      const id = ++nextId
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject })
+        send({ hotRestart: 'upgrade', id })
+      })
+    },
+    listen (handlers) {
+      const onOrder = (message: SupervisorMessage): void => {
+        if (message.hotRestart === 'drain') handlers.drain(message)
+        if (message.hotRestart === 'shutdown') handlers.shutdown('shutdown')
+      }
+      const onGone = (): void => handlers.shutdown('disconnect')
+      proc.on('message', onOrder)
+      proc.once('disconnect', onGone)
+      proc.channel?.unref()
+      return () => {
+        proc.removeListener('message', onOrder)
+        proc.removeListener('disconnect', onGone)
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+// Starts the CLI's `run` (the supervisor) as a real process around a fixture app and follows
+// every process's JSON log lines (the generations inherit the supervisor's stdout).
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fixture, killOnExit, type LogLine } from './app'
+
+export const cli = resolve(__dirname, '..', '..', 'lib', 'cli.ts')
+
+export interface Supervised {
+  /** The supervisor's process. */
+  proc: ChildProcess
+  dir: string
+  pidFile: string
+  atExitFile: string
+  lines: LogLine[]
+  /** Resolves with the first line (already seen, or after `from`, or to come) that matches. */
+  waitFor (match: (line: LogLine) => boolean, what?: string, from?: number, timeout?: number): Promise<LogLine>
+  /** Resolves with the supervisor's exit code once every process has closed stdout. */
+  ended: Promise<number | null>
+  /** SIGKILL to the supervisor and every process that logged a line. */
+  kill (): void
+}
+
+export interface StartOptions {
+  env?: Record<string, string>
+  /** The supervisor's options, before `--`. */
+  args?: string[]
+  /** The app's command; the fixture app by default. */
+  command?: string[]
+  /** Wait until the supervisor serves (default true). */
+  serving?: boolean
+  /** Give the supervisor --pid-file (default true). */
+  pidFile?: boolean
+  /**
+   * Run the supervisor as PID 1 of a new PID namespace (`unshare --pid --fork --kill-child`), as
+   * in a container. `proc` is then unshare; the pids in the logs are the namespace's.
+   */
+  pid1?: boolean
+}
+
+export async function startSupervisor ({ env = {}, args = [], command, serving = true, pidFile: withPidFile = true, pid1 = false }: StartOptions = {}): Promise<Supervised> {
+  const dir = mkdtempSync(join(tmpdir(), 'fhr-sup-'))
+  const pidFile = join(dir, 'supervisor.pid')
+  const atExitFile = join(dir, 'at-exit.log')
+  const app = command ?? [process.execPath, ...process.execArgv, fixture('app.ts')]
+  const argv = [process.execPath, ...process.execArgv, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app]
+  const [file, ...rest] = pid1 ? ['unshare', '--pid', '--fork', '--kill-child', ...argv] : argv
+  const proc = spawn(file as string, rest, {
+    env: { ...process.env, AT_EXIT_FILE: atExitFile, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  killOnExit(proc)
+  const lines: LogLine[] = []
+  const waiters = new Set<{ match: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
+  // warnings and errors are logged to stderr: both streams are followed
+  const streams = [proc.stdout!, proc.stderr!].map(input => {
+    const rl = createInterface({ input })
+    rl.on('line', (text) => {
+      let line: LogLine
+      try { line = JSON.parse(text) } catch { process.stderr.write(`${text}\n`); return }
+      lines.push(line)
+      for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
+    })
+    return once(rl, 'close')
+  })
+  const exit = once(proc, 'exit').then(([code]) => code as number | null)
+  const ended = Promise.all([exit, ...streams]).then(([code]) => code)
+  const waitFor = (match: (line: LogLine) => boolean, what = 'a log line', from = 0, timeout = 30000): Promise<LogLine> => {
+    const seen = lines.slice(from).find(match)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.delete(w)
+        reject(new Error(`timed out waiting for ${what}; last lines:\n${lines.slice(-10).map(l => JSON.stringify(l)).join('\n')}`))
+      }, timeout)
+      const w = { match, resolve: (line: LogLine) => { clearTimeout(timer); resolve(line) } }
+      waiters.add(w)
+      ended.then(() => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`all processes exited while waiting for ${what}`)) } })
+    })
+  }
+  const supervised: Supervised = {
+    proc, dir, pidFile, atExitFile, lines, waitFor, ended,
+    kill () {
+      // in a namespace, the logged pids are not the host's: killing unshare kills them all
+      if (pid1) return void proc.kill('SIGKILL')
+      for (const pid of new Set([proc.pid, ...lines.map(l => l.pid), ...lines.map(l => l.generationPid)])) {
+        if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
+      }
+    }
+  }
+  killOnExit(() => supervised.kill())
+  if (serving) await waitFor(l => l.msg === 'hot-restart supervisor: serving', 'the supervisor to serve')
+  return supervised
+}
+
+/** The port the first generation listens on. */
+export async function portOf (s: Supervised): Promise<number> {
+  const line = await s.waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '), 'the listening line')
+  return Number(/:(\d+)$/.exec(line.msg as string)![1])
+}
+
+/** The pid of the generation that serves now (per the supervisor's logs). */
+export function servingPid (s: Supervised): number {
+  return s.lines.findLast(l => typeof l.servingPid === 'number')!.servingPid as number
+}
+
+/** Resolves once the generation `pid` has been told that its predecessor has exited. */
+export function predecessorGone (s: Supervised, pid: number): Promise<LogLine> {
+  return s.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the predecessor has exited', `generation ${pid}'s predecessor to exit`)
+}
+
+/** Whether `pid` runs (a zombie, exited and waiting to be reaped, does not). */
+export function alive (pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'
+  } catch {
+    return false
+  }
+}

@@ -19,6 +19,12 @@ function ports (line: LogLine): { udp: number, echo: number, plain: number } {
   return { udp: (line.udp as net.AddressInfo).port, echo: (line.echo as net.AddressInfo).port, plain: (line.plain as net.AddressInfo).port }
 }
 
+/** Datagrams the kernel dropped because a UDP receive buffer was full (Linux), machine-wide. */
+function udpBufferDrops (): number {
+  const [names, values] = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter(l => l.startsWith('Udp: ')).map(l => l.split(' '))
+  return Number(values![names!.indexOf('RcvbufErrors')])
+}
+
 function opened (app: RunningApp, pid: number): Promise<LogLine> {
   return app.waitFor(l => l.pid === pid && l.msg === 'sockets open', `pid ${pid} to open its sockets`)
 }
@@ -31,6 +37,7 @@ t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOAD
   const first = ports(await opened(app, pid))
 
   // a steady sender: 2 numbered datagrams every millisecond
+  const dropsBefore = udpBufferDrops()
   const sender = dgram.createSocket('udp4')
   let sent = 0
   let sendErrors = 0
@@ -66,16 +73,19 @@ t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOAD
   const all = generations.flatMap(g => g.received)
   const unique = new Set(all)
   const lost = sent - unique.size
+  // on a loaded machine a generation can fall behind a fast sender and its receive buffer fill
+  // up: the kernel counts each datagram dropped that way; none may be lost otherwise
+  const overflowed = udpBufferDrops() - dropsBefore
   t.comment(`echo (TCP, by name): reloads ${RELOADS}, exchanges ${outcome.ok + outcome.failed}, failed ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
   t.comment(`echo (TCP, plain listen): reloads ${RELOADS}, exchanges ${plainOutcome.ok + plainOutcome.failed}, failed ${plainOutcome.failed} ${JSON.stringify(plainOutcome.failures)}`)
-  t.comment(`udp: reloads ${RELOADS}, datagrams sent ${sent}, received ${unique.size}, lost ${lost}, duplicated ${all.length - unique.size}, ` +
+  t.comment(`udp: reloads ${RELOADS}, datagrams sent ${sent}, received ${unique.size}, lost ${lost} (receive buffer overflows: ${overflowed}), duplicated ${all.length - unique.size}, ` +
     `per generation ${generations.map(g => g.received.length).join(' ')}, send errors ${sendErrors}`)
   t.equal(outcome.failed, 0, 'no echo exchange failed on the named server')
   t.equal(plainOutcome.failed, 0, 'nor on the plain one')
   for (const p of pids) t.ok(outcome.byPid[p] > 0 && plainOutcome.byPid[p] > 0, `pid ${p} answered echo lines on both`)
   t.equal(sendErrors, 0)
   t.ok(sent > 1000, 'the sender ran')
-  t.equal(lost, 0, 'no datagram lost')
+  t.ok(lost <= overflowed, `no datagram lost but to a full receive buffer (${lost} lost, ${overflowed} overflowed)`)
   t.equal(all.length, unique.size, 'none received twice')
   t.same(generations.map(g => g.pid).sort(), [...pids].sort(), 'each generation reported what it received')
   t.ok(generations.every(g => g.received.length > 0), 'each generation received datagrams')

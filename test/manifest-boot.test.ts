@@ -3,7 +3,7 @@
 // fd (and the predecessor is told); a foreign one is ignored; good ones are served (tcp, unix).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, openSync } from 'node:fs'
+import { mkdtempSync, openSync, renameSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -89,8 +89,10 @@ t.test('manifests that cannot be trusted', async t => {
 
 t.test('a unix socket in the manifest is served by a listen on its path', async t => {
   const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
+  // bound under another name and renamed, so that closing it below does not unlink the path
   const server = net.createServer()
-  await once(server.listen(path), 'listening')
+  await once(server.listen(`${path}.tmp`), 'listening')
+  renameSync(`${path}.tmp`, path)
   t.teardown(() => server.close())
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
@@ -106,6 +108,8 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
   await new Promise<void>(resolve => child.stdout!.on('data', d => { output += d; if (output.includes('hot-restart: ready')) resolve() }))
   t.match(output, 'serving an inherited socket')
   t.match(output, `Server listening at ${path}`, 'server.address() reports the path')
+  // this process accepts on the socket too, and would leave a request unanswered: stop it
+  server.close()
   const body = await new Promise<string>((resolve, reject) => {
     http.get({ socketPath: path, path: '/' }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
   })

@@ -112,16 +112,23 @@ async function main () {
   pids.add(app.pid)
   const lines = createInterface({ input: app.stdout })
   const waiters = new Set()
+  // every line, so that a wait can find a line that came before it started (one chunk of
+  // output can hold several lines, all handled before the code that waits next runs)
+  const seen = []
   lines.on('line', text => {
     let line
     try { line = JSON.parse(text) } catch { return }
+    seen.push(line)
     pids.add(line.pid)
     if (line.msg === 'hot-restart: ready') ready.add(line.pid)
     if (line.level >= 50) console.error(`error logged: ${text}`)
     for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
   })
   const ended = new Promise(resolve => lines.once('close', resolve))
-  const waitFor = (match) => new Promise(resolve => waiters.add({ match, resolve }))
+  const waitFor = (match, from = 0) => {
+    const line = seen.slice(from).find(match)
+    return line !== undefined ? Promise.resolve(line) : new Promise(resolve => waiters.add({ match, resolve }))
+  }
 
   const listening = await waitFor(l => /^Server listening at /.test(l.msg))
   const port = Number(/:(\d+)$/.exec(listening.msg)[1])
@@ -150,12 +157,13 @@ async function main () {
   const fdCounts = []
   let pid = app.pid
   for (let generation = 2; generation <= GENERATIONS + 1; generation++) {
-    const handedOver = waitFor(l => l.pid === pid && (l.msg === 'hot-restart: the successor is ready; draining' || /^hot-restart: upgrade (failed|refused)/.test(l.msg)))
+    const from = seen.length
+    const handedOver = waitFor(l => l.pid === pid && (l.msg === 'hot-restart: the successor is ready; draining' || /^hot-restart: upgrade (failed|refused)/.test(l.msg)), from)
     process.kill(pid, 'SIGUSR2')
     const line = await handedOver
     if (line.successorPid === undefined || !/ready; draining/.test(line.msg)) throw new Error(`generation ${generation}: ${line.msg}`)
     const successor = line.successorPid
-    await waitFor(l => l.pid === successor && l.msg === 'hot-restart: the predecessor has exited')
+    await waitFor(l => l.pid === successor && l.msg === 'hot-restart: the predecessor has exited', from)
     const counts = measure(successor)
     fdCounts.push(counts.fds)
     if (CHECKPOINTS.has(generation)) measured.push({ generation, pid: successor, ...counts })

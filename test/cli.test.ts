@@ -158,15 +158,16 @@ t.test('a server that exits instead of reloading: exit 1', async t => {
   t.match(r.err, new RegExp(`reload failed: the server \\(pid ${child.pid}\\) exited during the reload`))
 })
 
-t.test('a status file that names another process (a successor between its two writes) is not taken for an outcome', async t => {
+t.test('reload: a status file that names another process than the pid file is not read as the outcome', async t => {
   const pidFile = join(dir, 'between.pid')
-  // on the signal, the status file names a successor whose pid file is not written yet
-  const code = `process.on("SIGUSR2", () => require("node:fs").writeFileSync(${JSON.stringify(`${pidFile}.status`)}, '{"pid":1,"generation":2,"attempt":0,"attempts":{}}\\n')); console.log("up"); setInterval(() => {}, 1000)`
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // on the signal, the status file names a new generation whose pid file is not written yet
+  const child = spawn(process.execPath, ['-e', `process.on("SIGUSR2", () => { require("node:fs").writeFileSync(${JSON.stringify(`${pidFile}.status`)}, JSON.stringify({ pid: 1, generation: 2, attempt: 0, attempts: {} })); console.log("wrote") }); console.log("up"); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => child.kill('SIGKILL'))
   await once(child.stdout!, 'data')
   writeServing(pidFile, child.pid!, 1)
-  const r = await run('reload', '--pid-file', pidFile, '--timeout', '500')
-  t.equal(r.code, EXIT.timeout, 'the CLI waits for the pid file, and times out')
-  t.match(r.err, /timed out after 500 ms waiting for the reload of \d+/)
+  const wrote = new Promise<void>(resolve => child.stdout!.on('data', d => { if (String(d).includes('wrote')) resolve() }))
+  const r = await run('reload', '--pid-file', pidFile, '--timeout', '1000')
+  await wrote
+  t.equal(r.code, EXIT.timeout, 'it waits for the pid file (and here times out)')
+  t.match(r.err, /timed out after 1000 ms waiting for the reload/)
 })

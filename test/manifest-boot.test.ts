@@ -90,10 +90,11 @@ t.test('manifests that cannot be trusted', async t => {
 
 t.test('a unix socket in the manifest is served by a listen on its path', async t => {
   const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
-  // bound under another name, so that closing this process's copy does not unlink `path`
+  // bound under another name and renamed, so that closing it below does not unlink the path
   const server = net.createServer()
   await once(server.listen(`${path}.tmp`), 'listening')
   renameSync(`${path}.tmp`, path)
+  t.teardown(() => server.close())
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
     env: {
@@ -105,12 +106,12 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
   })
   killOnExit(child)
   t.teardown(() => { child.kill('SIGKILL') })
-  // the child has its copy: this process stops accepting, or it would take some of the connections
-  server.close()
   let output = ''
   await new Promise<void>(resolve => child.stdout!.on('data', d => { output += d; if (output.includes('hot-restart: ready')) resolve() }))
   t.match(output, 'serving an inherited socket')
   t.match(output, `Server listening at ${path}`, 'server.address() reports the path')
+  // this process accepts on the socket too, and would leave a request unanswered: stop it
+  server.close()
   const body = await new Promise<string>((resolve, reject) => {
     http.get({ socketPath: path, path: '/' }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
   })

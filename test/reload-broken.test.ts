@@ -17,12 +17,12 @@ const cases = [
   { boot: 'throw', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 1 before it was ready: Error: boom at boot/ },
   { boot: 'exit0', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 0 before it was ready/ },
   { boot: 'kill', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /was killed by SIGKILL before it was ready/ },
-  { boot: 'hang', code: 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT', reason: /was not ready within 8000 ms and was killed/ }
+  { boot: 'hang', code: 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT', reason: /was not ready within 15000 ms and was killed/ }
 ]
 
 t.test('broken successors are killed, the predecessor serves on, a fixed one takes over', async t => {
   const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
-  const app = await startApp({ QUIET: '1', BOOT_FILE: bootFile, READY_TIMEOUT: '8000' })
+  const app = await startApp({ QUIET: '1', BOOT_FILE: bootFile, READY_TIMEOUT: '15000' })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
   const load = startLoad(app.port, { keepAlive: 20, fresh: 2 })

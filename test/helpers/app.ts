@@ -36,8 +36,11 @@ export const fixture = (name: string): string => resolve(__dirname, '..', 'fixtu
 
 // Every process a test starts dies with the test process, even when tap times the test out
 // and its teardowns never run: a leftover successor would hold the runner's output pipe open.
+// tap signals a timeout with SIGALRM, then kills the test process with SIGKILL (no 'exit').
 const killers = new Set<() => void>()
-process.once('exit', () => { for (const kill of killers) kill() })
+const killAll = (): void => { for (const kill of killers) kill() }
+process.once('exit', killAll)
+process.once('SIGALRM', killAll)
 
 /** Kills `pid` (SIGKILL) when the test process exits, if it is still alive then. */
 export function killOnExit (target: ChildProcess | (() => void)): void {

@@ -1,17 +1,13 @@
 // Starts a fixture app as a real process and follows every generation's JSON log lines
 // (successors inherit the first generation's stdout, so one pipe carries them all).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
+import { followLogs, type LogLine } from './log-lines'
 
-export interface LogLine {
-  pid: number
-  msg?: string
-  [key: string]: unknown
-}
+export type { LogLine } from './log-lines'
+
 
 export interface RunningApp {
   /** The first generation's process. */
@@ -22,8 +18,8 @@ export interface RunningApp {
   pidFile: string
   atExitFile: string
   lines: LogLine[]
-  /** Resolves with the first line (already seen or to come) that matches. */
-  waitFor (match: (line: LogLine) => boolean, what?: string, timeout?: number): Promise<LogLine>
+  /** Resolves with the first line at index `from` or later (already seen or to come) that matches. */
+  waitFor (match: (line: LogLine) => boolean, what?: string, from?: number, timeout?: number): Promise<LogLine>
   /** Resolves once every generation has closed stdout (all of them exited). */
   ended: Promise<void>
   /** SIGTERM to `pid`, then waits until every generation has exited. */
@@ -56,29 +52,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
     stdio: ['ignore', 'pipe', 'inherit']
   })
   killOnExit(proc)
-  const lines: LogLine[] = []
-  const waiters = new Set<{ match: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
-  const rl = createInterface({ input: proc.stdout! })
-  rl.on('line', (text) => {
-    let line: LogLine
-    try { line = JSON.parse(text) } catch { return }
-    lines.push(line)
-    for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
-  })
-  const ended = once(rl, 'close').then(() => {})
-  const waitFor = (match: (line: LogLine) => boolean, what = 'a log line', timeout = 30000): Promise<LogLine> => {
-    const seen = lines.find(match)
-    if (seen !== undefined) return Promise.resolve(seen)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(w)
-        reject(new Error(`timed out waiting for ${what}; last lines:\n${lines.slice(-10).map(l => JSON.stringify(l)).join('\n')}`))
-      }, timeout)
-      const w = { match, resolve: (line: LogLine) => { clearTimeout(timer); resolve(line) } }
-      waiters.add(w)
-      ended.then(() => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`all processes exited while waiting for ${what}`)) } })
-    })
-  }
+  const { lines, waitFor, closed: ended } = followLogs([proc.stdout!])
   const listening = await waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '), 'listening')
   // NaN when the app listens on a unix socket
   const port = Number(/:(\d+)$/.exec(listening.msg as string)?.[1])

@@ -5,8 +5,8 @@ import { once } from 'node:events'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createInterface } from 'node:readline'
-import { fixture, killOnExit, type LogLine } from './app'
+import { fixture, killOnExit } from './app'
+import { followLogs, type LogLine } from './log-lines'
 
 export const cli = resolve(__dirname, '..', '..', 'lib', 'cli.ts')
 
@@ -54,34 +54,10 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
     stdio: ['ignore', 'pipe', 'pipe']
   })
   killOnExit(proc)
-  const lines: LogLine[] = []
-  const waiters = new Set<{ match: (line: LogLine) => boolean, resolve: (line: LogLine) => void }>()
   // warnings and errors are logged to stderr: both streams are followed
-  const streams = [proc.stdout!, proc.stderr!].map(input => {
-    const rl = createInterface({ input })
-    rl.on('line', (text) => {
-      let line: LogLine
-      try { line = JSON.parse(text) } catch { process.stderr.write(`${text}\n`); return }
-      lines.push(line)
-      for (const w of waiters) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
-    })
-    return once(rl, 'close')
-  })
+  const { lines, waitFor, closed } = followLogs([proc.stdout!, proc.stderr!], text => process.stderr.write(`${text}\n`))
   const exit = once(proc, 'exit').then(([code]) => code as number | null)
-  const ended = Promise.all([exit, ...streams]).then(([code]) => code)
-  const waitFor = (match: (line: LogLine) => boolean, what = 'a log line', from = 0, timeout = 30000): Promise<LogLine> => {
-    const seen = lines.slice(from).find(match)
-    if (seen !== undefined) return Promise.resolve(seen)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        waiters.delete(w)
-        reject(new Error(`timed out waiting for ${what}; last lines:\n${lines.slice(-10).map(l => JSON.stringify(l)).join('\n')}`))
-      }, timeout)
-      const w = { match, resolve: (line: LogLine) => { clearTimeout(timer); resolve(line) } }
-      waiters.add(w)
-      ended.then(() => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`all processes exited while waiting for ${what}`)) } })
-    })
-  }
+  const ended = Promise.all([exit, closed]).then(([code]) => code)
   const supervised: Supervised = {
     proc, dir, pidFile, atExitFile, lines, waitFor, ended,
     kill () {

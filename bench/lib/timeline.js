@@ -79,7 +79,8 @@ function panel ({ label, recorder, reloads, from, end }, top) {
   for (const points of max) if (points.length > 0) out.push(polyline(points, { stroke: '#9ecae1', 'stroke-width': 1 }))
   for (const points of p50) if (points.length > 0) out.push(polyline(points, { stroke: '#08519c', 'stroke-width': 1.2 }))
   for (const c of failed) out.push(el('line', { class: 'failure', x1: LEFT + c + 0.5, x2: LEFT + c + 0.5, y1: top + 14, y2: top + 26, stroke: '#d62728', 'stroke-width': 1.5 }))
-  const step = [1, 2, 5, 10, 20, 30, 60, 120, 300].find(s => span / 1000 / s <= 12) ?? 600
+  // about a dozen labels (Infinity: the first alone)
+  const step = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, Infinity].find(s => span / 1000 / s <= 12)
   for (let s = 0; s * 1000 <= span; s += step) {
     out.push(el('text', { x: x(from + s * 1000), y: top + PANEL + 14, 'text-anchor': s === 0 ? 'start' : 'middle', fill: '#555' }, `${s} s`))
   }

@@ -81,10 +81,15 @@ async function main () {
   if (!args['no-extras']) {
     progress('boot time of the bare app...')
     results.boot = await measureBoot(ctx, plan.boots)
-    say(`bare app boot (spawn -> listening): p50 ${results.boot.p50} ms, max ${results.boot.max} ms`)
+    results.bootWithPlugin = await measureBoot(ctx, plan.boots, undefined, 'hot')
+    progress('boot time of the app under the W1 load...')
+    results.bootUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load)
+    results.bootWithPluginUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load, 'hot')
+    say(`app boot (spawn -> listening), p50: bare ${results.boot.p50} ms idle, ${results.bootUnderLoad.p50} ms while another app serves the W1 load; ` +
+      `with the plugin ${results.bootWithPlugin.p50} ms idle, ${results.bootWithPluginUnderLoad.p50} ms under load`)
     progress('throughput: plugin vs bare Fastify...')
     results.throughput = await measureThroughput(ctx, WORKLOADS.W1.load, plan.throughputPairs, plan.throughputMs)
-    say(`steady throughput, plugin / bare Fastify: ${(results.throughput.ratio * 100).toFixed(1)}%`)
+    say(`steady throughput, plugin / bare Fastify: ${(results.throughput.ratio * 100).toFixed(1)}% (median of pairs ${(results.throughput.medianPairRatio * 100).toFixed(1)}%)`)
   }
   const raw = {}
   for (const w of plan.workloads) {

@@ -2,16 +2,24 @@
 // What the kernel says about a process (/proc) and about TCP (nstat). Linux only; elsewhere,
 // and for a process that is gone, the values are undefined.
 const { execFileSync } = require('node:child_process')
-const { readdirSync, readFileSync } = require('node:fs')
+const { readdirSync, readFileSync, readlinkSync } = require('node:fs')
 
-/** The open fd count and resident set size (KiB) of `pid`. */
+/**
+ * The open fds of `pid` (all, and those that are not sockets: the connections come and go
+ * with the load, the rest should not change from one generation to the next) and its
+ * resident set size (KiB).
+ */
 function sampleProcess (pid) {
   try {
-    const fds = readdirSync(`/proc/${pid}/fd`).length
+    const fds = readdirSync(`/proc/${pid}/fd`)
+    let sockets = 0
+    for (const fd of fds) {
+      try { if (readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:')) sockets++ } catch {}
+    }
     const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return { pid, fds, rssKiB: rss === null ? undefined : Number(rss[1]) }
+    return { pid, fds: fds.length, nonSocketFds: fds.length - sockets, rssKiB: rss === null ? undefined : Number(rss[1]) }
   } catch {
-    return { pid, fds: undefined, rssKiB: undefined }
+    return { pid, fds: undefined, nonSocketFds: undefined, rssKiB: undefined }
   }
 }
 

@@ -23,6 +23,7 @@ async function runOne (ctx, subject, workload, { reloads, steadyMs, gapMs, warmu
   const generations = []
   const sample = () => { for (const pid of subject.serving()) generations.push({ generation: generations.length + 1, ...sampleProcess(pid) }) }
   const timings = []
+  let end
   try {
     await sleep(warmupMs)
     if (reloads === 0) {
@@ -42,9 +43,9 @@ async function runOne (ctx, subject, workload, { reloads, steadyMs, gapMs, warmu
     }
     sample()
   } finally {
+    end = performance.now() - t0
     await load.stop()
   }
-  const end = performance.now() - t0
   await subject.stop()
   const rel = (r) => ({ ...r, triggeredAt: r.triggeredAt - t0, listeningAt: r.listeningAt - t0, doneAt: r.doneAt - t0 })
   const reloadsRel = timings.map(rel)
@@ -60,14 +61,32 @@ async function runOne (ctx, subject, workload, { reloads, steadyMs, gapMs, warmu
   }
 }
 
-/** The bare app's boot time (spawn -> listening), `n` times. */
-async function measureBoot (ctx, n) {
+/**
+ * The app's boot time (spawn -> listening), `n` times, as `subject` (bare: plain Fastify; hot:
+ * with the plugin); with `load`, while another app (fastify-hot-restart's) serves that load,
+ * as a successor boots during a reload.
+ */
+async function measureBoot (ctx, n, load, subject = 'bare') {
+  let busy
+  if (load !== undefined) {
+    const subject = SUBJECTS.hot(ctx)
+    const first = await subject.start()
+    busy = { subject, load: startLoad(first.port, load, performance.now()) }
+    await sleep(500)
+  }
   const times = []
-  for (let i = 0; i < n; i++) {
-    const started = performance.now()
-    const p = await boot(ctx, 'bare')
-    times.push(p.listeningAt - started)
-    await terminate(ctx, p.pid)
+  try {
+    for (let i = 0; i < n; i++) {
+      const started = performance.now()
+      const p = await boot(ctx, subject)
+      times.push(p.listeningAt - started)
+      await terminate(ctx, p.pid)
+    }
+  } finally {
+    if (busy !== undefined) {
+      await busy.load.stop()
+      await busy.subject.stop()
+    }
   }
   const s = summarize(times, Infinity)
   return { runs: n, p50: round(s.p50), p99: round(s.p99), max: round(s.max), all: times.map(t => round(t)) }
@@ -96,7 +115,15 @@ async function measureThroughput (ctx, load, pairs, ms) {
     }
   }
   const total = (xs) => xs.reduce((a, b) => a + b, 0)
-  return { pairs, ms, hotRps: runs.hot, bareRps: runs.bare, ratio: round(total(runs.hot) / total(runs.bare), 3) }
+  const pairRatios = runs.hot.map((h, i) => h / runs.bare[i])
+  return {
+    pairs,
+    ms,
+    hotRps: runs.hot,
+    bareRps: runs.bare,
+    ratio: round(total(runs.hot) / total(runs.bare), 3),
+    medianPairRatio: round(summarize(pairRatios, Infinity).p50, 3)
+  }
 }
 
 module.exports = { runOne, measureBoot, measureThroughput }

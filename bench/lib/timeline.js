@@ -24,7 +24,7 @@ function timelineSvg (title, panels) {
   const parts = [
     el('rect', { width: WIDTH, height, fill: 'white' }),
     el('text', { x: LEFT, y: 16, 'font-size': 14, 'font-weight': 'bold' }, title),
-    el('text', { x: LEFT, y: 30, fill: '#555' }, 'latency of each pixel column\'s requests: p50 (dark) and max (light), log scale; reloads: grey lines over their windows (shaded); failed requests: red marks')
+    el('text', { x: LEFT, y: 30, fill: '#555' }, 'per pixel column: latency p50 (dark) and max (light), log scale; reloads: grey lines, windows shaded; failures: red marks')
   ]
   panels.forEach((p, i) => parts.push(panel(p, TOP + i * (PANEL + 30))))
   return svgDocument(WIDTH, height, parts)

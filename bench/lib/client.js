@@ -19,16 +19,23 @@ class Recorder {
     this.latencies = []
     /** 'ok' or a failure class */
     this.kinds = []
-    /** class -> detail -> count, for non2xx and other */
+    /**
+     * class -> detail -> count: the status of a non2xx, the code of an other, and for the
+     * socket errors whether the request went out on a reused keep-alive socket (the race of
+     * a server closing an idle connection as the client sends on it) or a new connection
+     */
     this.details = {}
     /** event streams: how many ended cleanly (their failures are in the arrays) */
     this.streamsEnded = 0
   }
 
-  add (start, latency, { kind, detail }) {
+  add (start, latency, { kind, detail }, reusedSocket) {
     this.starts.push(start - this.t0)
     this.latencies.push(latency)
     this.kinds.push(kind)
+    if (detail === undefined && kind !== 'ok' && reusedSocket !== undefined) {
+      detail = reusedSocket ? 'reused keep-alive socket' : 'new connection'
+    }
     if (detail !== undefined) {
       const d = (this.details[kind] ??= {})
       d[detail] = (d[detail] ?? 0) + 1
@@ -44,7 +51,7 @@ function request (rec, port, path, agent, expectMs = 0) {
     const finish = (outcome) => {
       if (done) return
       done = true
-      rec.add(start, performance.now() - start - expectMs, classify(outcome))
+      rec.add(start, performance.now() - start - expectMs, classify(outcome), req.reusedSocket)
       resolve()
     }
     const req = http.get({ host: HOST, port, path, agent, timeout: REQUEST_TIMEOUT }, res => {

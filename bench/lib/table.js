@@ -16,11 +16,12 @@ function failuresTable (results) {
   const rows = results.runs.filter(r => r.reloads > 0).map(r => {
     const other = Object.entries(r.details.other ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')
     const non2xx = Object.entries(r.details.non2xx ?? {}).map(([k, v]) => `${k}: ${v}`).join(', ')
+    const reused = Object.values(r.details).reduce((n, d) => n + (d['reused keep-alive socket'] ?? 0), 0)
     return [r.subject, r.workload, r.reloads, f(r.requests, 0), f(r.inWindows, 0), `**${f(r.failed, 0)}**`,
       f(r.failures.ECONNRESET, 0), f(r.failures.ECONNREFUSED, 0), f(r.failures.EPIPE, 0), f(r.failures.timeout, 0),
-      non2xx || '0', other || '0']
+      non2xx || '0', other || '0', f(reused, 0)]
   })
-  return table(['subject', 'workload', 'reloads', 'requests', 'in reload windows', 'failed', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'timeout', 'non-2xx', 'other'], rows)
+  return table(['subject', 'workload', 'reloads', 'requests', 'in reload windows', 'failed', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'timeout', 'non-2xx', 'other', 'of the failed: sent on a reused keep-alive socket'], rows)
 }
 
 function timingTable (results) {

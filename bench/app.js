@@ -8,7 +8,8 @@
 //          then Node's own drain, `server.close()`: the negative control
 //   pm2    plain Fastify as a pm2 cluster worker (pm2 reload sends SIGINT)
 // Every process reports its life to the bench over the unix socket BENCH_REPORT, one JSON line
-// per event: listening (with the port), draining; the socket closing tells that it exited.
+// per event: listening (with the port), settled (can reload again), draining; the socket
+// closing tells that it exited.
 const { spawn } = require('node:child_process')
 const net = require('node:net')
 const Fastify = require('fastify')
@@ -63,6 +64,8 @@ async function hot () {
   const hotRestart = require('..')
   await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE })
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
+  // until then this process refuses to upgrade (one upgrade at a time): the bench waits for it
+  app.hotRestart.predecessorExited.then(() => report('settled'))
   routes()
   await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })
 }

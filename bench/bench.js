@@ -69,7 +69,8 @@ async function main () {
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
     workloads: Object.fromEntries(plan.workloads.map(w => [w, WORKLOADS[w].title])),
     subjects: {},
-    runs: []
+    runs: [],
+    errors: []
   }
   const subjects = []
   for (const key of args.subjects.split(',')) {
@@ -99,7 +100,18 @@ async function main () {
         if (reloads === 0 && (workload.steadyFrom !== undefined || plan.steadyMs === 0)) continue
         const label = `${NAMES[key]} ${w} ${reloads === 0 ? 'steady' : 'reloads'}`
         progress(`${label}...`)
-        const { summary, raw: r } = await runOne(ctx, make(ctx), workload, { ...plan, reloads }, text => progress(`${label}: ${text}`))
+        let outcome
+        try {
+          outcome = await runOne(ctx, make(ctx), workload, { ...plan, reloads }, text => progress(`${label}: ${text}`))
+        } catch (err) {
+          // the run is lost, not the bench: kill what it left, say why, go on with the next
+          say(`${label}: FAILED: ${err.message}`)
+          results.errors.push({ subject: NAMES[key], workload: w, reloads: reloads === 0 ? 0 : plan.reloads, error: err.message })
+          if (key === 'pm2') await killPm2(ctx)
+          killAll(ctx)
+          continue
+        }
+        const { summary, raw: r } = outcome
         results.runs.push({ subject: NAMES[key], workload: w, steadyFrom: workload.steadyFrom, ...summary })
         if (reloads > 0) (raw[NAMES[key]] ??= []).push({ label: `${w}: ${workload.title}`, ...r })
         say(`${label}: ${summary.requests} requests, ${summary.reloads} reloads, ${summary.failed} failed${summary.failed ? ' ' + JSON.stringify(summary.failures) : ''}`)
@@ -124,13 +136,14 @@ async function main () {
   console.log('\nFailed requests (with reloads):\n\n' + failuresTable(results))
   console.log('\nLatency and timings (steady = the same subject and workload without reloads):\n\n' + timingTable(results))
   if (results.goals.length > 0) console.log('\nGoals (fastify-hot-restart):\n\n' + goalsTable(results))
+  for (const e of results.errors) console.log(`\nFAILED RUN: ${e.subject} ${e.workload}${e.reloads ? ' with reloads' : ' steady'}: ${e.error}`)
   console.log(`\nwritten: ${relative(process.cwd(), json)} and ${Object.keys(raw).length} SVG timelines beside it`)
 
   const ours = results.runs.filter(r => r.subject === NAMES.hot)
   const control = results.runs.filter(r => r.subject === NAMES.close && r.reloads > 0)
-  let code = 0
-  if (ours.some(r => r.failed > 0)) { say('FAIL: fastify-hot-restart failed requests'); code = 1 }
-  if (control.length > 0 && control.every(r => r.failed === 0)) { say('FAIL: the negative control (server.close()) saw no failure: the harness may be blind'); code = 1 }
+  let code = results.errors.length > 0 ? 2 : 0
+  if (ours.some(r => r.failed > 0)) { say('FAIL: fastify-hot-restart failed requests'); code = Math.max(code, 1) }
+  if (control.length > 0 && control.every(r => r.failed === 0)) { say('FAIL: the negative control (server.close()) saw no failure: the harness may be blind'); code = Math.max(code, 1) }
   return code
 }
 

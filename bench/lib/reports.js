@@ -12,7 +12,7 @@ const { createInterface } = require('node:readline')
  */
 async function startReports (dir) {
   const path = join(dir, 'report.sock')
-  /** pid -> { pid, listeningAt, port, drainingAt, exitedAt } */
+  /** pid -> { pid, listeningAt, port, settledAt, drainingAt, exitedAt } */
   const processes = new Map()
   const waiters = new Set()
   const sockets = new Set()
@@ -33,6 +33,7 @@ async function startReports (dir) {
       processes.set(pid, p)
       if (line.event === 'listening') { p.listeningAt = performance.now(); p.port = line.port }
       if (line.event === 'draining') p.drainingAt = performance.now()
+      if (line.event === 'settled') p.settledAt = performance.now()
       check()
     })
     socket.on('error', () => {})
@@ -62,6 +63,10 @@ async function startReports (dir) {
     /** Resolves with the first process that listens after `since` (a pid not in `not`). */
     nextListening (since, what, not = new Set(), timeout) {
       return this.waitFor(ps => [...ps.values()].find(p => p.listeningAt >= since && !not.has(p.pid)), what, timeout)
+    },
+    /** Resolves once `pid` has reported `settled`. */
+    settled (pid, timeout) {
+      return this.waitFor(ps => ps.get(pid)?.settledAt !== undefined ? ps.get(pid) : undefined, `pid ${pid} to learn that its predecessor exited`, timeout)
     },
     /** Resolves once `pid` has exited (its report connection closed). */
     exited (pid, timeout) {

@@ -14,7 +14,8 @@ const STEP_TIMEOUT = 30000
  * @typedef {object} ReloadTimings
  * @property {number} triggeredAt the signal (or command) that starts the reload
  * @property {number} listeningAt the new generation's listen() has resolved
- * @property {number} doneAt the reload is over: the predecessor exited, or the new one listens
+ * @property {number} doneAt the reload is over (the next may start): the predecessor exited
+ *   (and, for fastify-hot-restart, its successor has seen it), or the new one listens
  * @property {number[]} drainMs per predecessor: draining -> exited
  * @property {number[]} from pids replaced
  * @property {number[]} to pids serving after
@@ -70,10 +71,12 @@ function handOver (name, subject, ctx) {
       process.kill(from.pid, 'SIGUSR2')
       current = await ctx.reports.nextListening(triggeredAt, `the successor of ${from.pid} to listen`, seen, STEP_TIMEOUT)
       const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
+      // fastify-hot-restart refuses a reload until the successor has seen its predecessor exit
+      const settled = subject === 'hot' ? await ctx.reports.settled(current.pid, STEP_TIMEOUT) : old
       return {
         triggeredAt,
         listeningAt: current.listeningAt,
-        doneAt: old.exitedAt,
+        doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
         drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
         from: [from.pid],
         to: [current.pid]

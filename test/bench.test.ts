@@ -1,5 +1,7 @@
-// The bench end to end, small: fastify-hot-restart and naive restart under W1 with 3 reloads.
-// Ours must fail no request; naive restart must fail some (the harness sees failures).
+// The bench end to end, small: fastify-hot-restart and naive restart under W2 (a new connection
+// per request at 400 req/s: a bounded load, so that the tests that run beside this one keep
+// their CPU) with 3 reloads. Ours must fail no request; naive restart must fail some (the
+// harness sees failures).
 //
 // The bench runs as its own process without tap's coverage: it is a harness, not the
 // library, and its orchestration (subjects, pm2, the load loops) is checked here by what it
@@ -24,7 +26,7 @@ const alive = (pid: number): boolean => {
 
 t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
   const out = mkdtempSync(join(tmpdir(), 'fhr-bench-test-'))
-  const bench = spawn(process.execPath, [BENCH, '--quick', '--subjects', 'hot,naive', '--workloads', 'W1',
+  const bench = spawn(process.execPath, [BENCH, '--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
     '--reloads', '3', '--steady-ms', '0', '--no-extras', '--out', out, '--limit-ms', '90000'], {
     env: { ...process.env, ...NO_COVERAGE },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -56,11 +58,11 @@ t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive 
   const naive = run('naive restart')
   t.equal(ours.reloads, 3)
   t.equal(ours.failed, 0, `fastify-hot-restart: no failed request in ${ours.requests} (${ours.inWindows} in reload windows)`)
-  t.ok(ours.inWindows > 1000, 'requests ran through the reloads')
+  t.ok(ours.inWindows > 300, `requests ran through the reloads (${ours.inWindows})`)
   t.equal(naive.reloads, 3)
   t.ok(naive.failed > 0, `naive restart: ${naive.failed} failed requests ${JSON.stringify(naive.failures)}`)
   t.ok(naive.failures.ECONNREFUSED > 0, 'refused while nothing listened')
-  t.match(stdout, /\| fastify-hot-restart \| W1 \| 3 \|/, 'the table')
+  t.match(stdout, /\| fastify-hot-restart \| W2 \| 3 \|/, 'the table')
   const pids: number[] = results.runs.flatMap((r: { generations: Array<{ pid: number }> }) => r.generations.map(g => g.pid))
   t.ok(pids.length >= 8, 'every generation was sampled')
   t.same(pids.filter(alive), [], 'no app process is left')

@@ -12,12 +12,20 @@ const { createInterface } = require('node:readline')
 const ROOT = join(__dirname, '..')
 const CLIENTS = 30
 const RELOADS = 5
-const LIMIT_MS = 60000
+// the whole demo, build excluded: past it, everything it started is killed
+const LIMIT_MS = 30000
 
 const dir = mkdtempSync(join(tmpdir(), 'fhr-demo-'))
 const pidFile = join(dir, 'app.pid')
 const stats = { ok: 0, failed: 0, failures: {}, pid: 0, generation: 0 }
 let running = true
+// every process of the app: each generation logs its pid, and the successor's pid is logged
+// as soon as it is spawned; on a failure all of them are killed, so none is left behind
+const pids = new Set()
+
+function killAll () {
+  for (const pid of pids) try { process.kill(pid, 'SIGKILL') } catch {}
+}
 
 function request (agent, port) {
   return new Promise(resolve => {
@@ -58,7 +66,15 @@ async function main () {
     env: { ...process.env, PORT: '0', PID_FILE: pidFile },
     stdio: ['ignore', 'pipe', 'inherit']
   })
+  pids.add(app.pid)
   const lines = createInterface({ input: app.stdout })
+  lines.on('line', line => {
+    try {
+      const { pid, successorPid } = JSON.parse(line)
+      if (pid) pids.add(pid)
+      if (successorPid) pids.add(successorPid)
+    } catch {}
+  })
   const port = await new Promise((resolve, reject) => {
     lines.on('line', line => {
       const m = /"msg":"Server listening at http:\/\/127\.0\.0\.1:(\d+)"/.exec(line)
@@ -78,11 +94,13 @@ async function main () {
     // let traffic flow between reloads
     const before = stats.ok
     await new Promise(resolve => { const t = setInterval(() => { if (stats.ok - before >= 2000) { clearInterval(t); resolve() } }, 20) })
-    const r = await cli('reload', '--pid-file', pidFile, '--timeout', '30000')
+    const exited = new Promise(resolve => lines.on('line', function wait (line) { if (line.includes('the predecessor has exited')) { lines.removeListener('line', wait); resolve() } }))
+    const r = await cli('reload', '--pid-file', pidFile, '--timeout', '20000')
     const m = /in (\d+) ms/.exec(r.out)
     reloads.push({ ok: r.code === 0, ms: m ? Number(m[1]) : null, text: r.code === 0 ? r.out : r.err })
+    if (r.code !== 0) break
     // the successor accepts reloads once its predecessor has exited
-    await new Promise(resolve => lines.on('line', function wait (line) { if (line.includes('the predecessor has exited')) { lines.removeListener('line', wait); resolve() } }))
+    await exited
   }
   running = false
   await Promise.all(loops)
@@ -99,13 +117,17 @@ async function main () {
   console.log(`\nreloads ok: ${reloads.filter(r => r.ok).length}/${RELOADS}   requests: ${stats.ok + stats.failed}   failed: ${stats.failed}${stats.failed ? ' ' + JSON.stringify(stats.failures) : ''}`)
   console.log(stop.code === 0 ? stop.out : `stop: ${stop.err}`)
   rmSync(dir, { recursive: true, force: true })
-  return stats.failed === 0 && reloads.every(r => r.ok) ? 0 : 1
+  return stats.failed === 0 && reloads.length === RELOADS && reloads.every(r => r.ok) ? 0 : 1
 }
 
-const limit = setTimeout(() => {
-  console.error(`demo: gave up after ${LIMIT_MS} ms`)
-  // leave nothing behind: the generation that serves now is the one in the pid file
-  try { process.kill(Number(require('node:fs').readFileSync(pidFile, 'utf8')), 'SIGKILL') } catch {}
+function giveUp (why) {
+  progress('')
+  console.error(`demo: ${why}; killing the app (pids ${[...pids].join(' ')})`)
+  killAll()
+  rmSync(dir, { recursive: true, force: true })
   process.exit(2)
-}, LIMIT_MS)
-main().then(code => { clearTimeout(limit); process.exitCode = code }, err => { console.error(err); process.exit(2) })
+}
+
+const limit = setTimeout(() => giveUp(`gave up after ${LIMIT_MS} ms`), LIMIT_MS)
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => giveUp(`stopped by ${signal}`))
+main().then(code => { clearTimeout(limit); process.exitCode = code }, err => giveUp(err.stack))

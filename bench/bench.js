@@ -1,0 +1,159 @@
+'use strict'
+// `npm run bench [-- --quick]`: every subject under every workload, with and without reloads,
+// every request recorded; tables on the terminal, bench/results/<date>.json and an SVG timeline
+// per subject beside it. Loopback only; bounded in time; kills what it started by pid. Exits 1
+// if fastify-hot-restart failed a request (or the negative control saw no failure: the harness
+// would be blind), 2 if the bench itself failed.
+const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs')
+const os = require('node:os')
+const { join, relative } = require('node:path')
+const { parseArgs } = require('node:util')
+const { startReports } = require('./lib/reports')
+const { SUBJECTS, killAll } = require('./lib/subjects')
+const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
+const { WORKLOADS, MODES } = require('./lib/workloads')
+const { runOne, measureBoot, measureThroughput } = require('./lib/run')
+const { failuresTable, timingTable, goalsTable, goals } = require('./lib/table')
+const { timelineSvg } = require('./lib/timeline')
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    subjects: { type: 'string', default: 'hot,naive,close,pm2' },
+    workloads: { type: 'string' },
+    reloads: { type: 'string' },
+    'steady-ms': { type: 'string' },
+    'no-extras': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(__dirname, 'results') },
+    'limit-ms': { type: 'string' }
+  }
+})
+const mode = args.quick ? 'quick' : 'full'
+const plan = { ...MODES[mode] }
+if (args.workloads !== undefined) plan.workloads = args.workloads.split(',')
+if (args.reloads !== undefined) plan.reloads = Number(args.reloads)
+if (args['steady-ms'] !== undefined) plan.steadyMs = Number(args['steady-ms'])
+if (args['limit-ms'] !== undefined) plan.limitMs = Number(args['limit-ms'])
+const NAMES = { hot: 'fastify-hot-restart', naive: 'naive restart', close: 'server.close() drain', pm2: `pm2 reload (cluster, ${INSTANCES} workers)` }
+
+const tty = process.stderr.isTTY
+const progress = (text) => { if (tty) process.stderr.write(`\r\x1b[K${text}`) }
+const say = (text) => { progress(''); process.stderr.write(text + '\n') }
+
+const dir = mkdtempSync(join(os.tmpdir(), 'fhr-bench-'))
+// no protocol variable of ours leaks into the first generation
+const { FASTIFY_HOT_RESTART, ...env } = process.env
+const ctx = { dir, env, spawned: new Set(), reports: undefined }
+let cleaned
+function cleanup () {
+  cleaned ??= (async () => {
+    if (ctx.reports !== undefined) killAll(ctx)
+    await killPm2(ctx)
+    if (ctx.reports !== undefined) await ctx.reports.close()
+    rmSync(dir, { recursive: true, force: true })
+  })()
+  return cleaned
+}
+const limit = setTimeout(() => {
+  say(`bench: gave up after ${plan.limitMs} ms; killing what it started`)
+  cleanup().finally(() => process.exit(2))
+}, plan.limitMs)
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)))
+
+async function main () {
+  ctx.reports = await startReports(dir)
+  const results = {
+    date: new Date().toISOString(),
+    mode,
+    plan,
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    workloads: Object.fromEntries(plan.workloads.map(w => [w, WORKLOADS[w].title])),
+    subjects: {},
+    runs: [],
+    errors: []
+  }
+  const subjects = []
+  for (const key of args.subjects.split(',')) {
+    const unavailable = key === 'pm2' ? pm2Unavailable() : undefined
+    results.subjects[NAMES[key]] = unavailable ?? 'measured'
+    if (unavailable !== undefined) say(`${NAMES[key]}: skipped: ${unavailable}`)
+    else subjects.push({ key, make: key === 'pm2' ? pm2Subject : SUBJECTS[key] })
+  }
+  if (!args['no-extras']) {
+    progress('boot time of the bare app...')
+    results.boot = await measureBoot(ctx, plan.boots)
+    results.bootWithPlugin = await measureBoot(ctx, plan.boots, undefined, 'hot')
+    progress('boot time of the app under the W1 load...')
+    results.bootUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load)
+    results.bootWithPluginUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load, 'hot')
+    say(`app boot (spawn -> listening), p50: bare ${results.boot.p50} ms idle, ${results.bootUnderLoad.p50} ms while another app serves the W1 load; ` +
+      `with the plugin ${results.bootWithPlugin.p50} ms idle, ${results.bootWithPluginUnderLoad.p50} ms under load`)
+    progress('throughput: plugin vs bare Fastify...')
+    results.throughput = await measureThroughput(ctx, WORKLOADS.W1.load, plan.throughputPairs, plan.throughputMs)
+    say(`steady throughput, plugin / bare Fastify: ${(results.throughput.ratio * 100).toFixed(1)}% (median of pairs ${(results.throughput.medianPairRatio * 100).toFixed(1)}%)`)
+  }
+  const raw = {}
+  for (const w of plan.workloads) {
+    const workload = WORKLOADS[w]
+    for (const { key, make } of subjects) {
+      for (const reloads of [0, workload.backToBack ? Infinity : plan.reloads]) {
+        if (reloads === 0 && (workload.steadyFrom !== undefined || plan.steadyMs === 0)) continue
+        const label = `${NAMES[key]} ${w} ${reloads === 0 ? 'steady' : 'reloads'}`
+        progress(`${label}...`)
+        let outcome
+        try {
+          outcome = await runOne(ctx, make(ctx), workload, { ...plan, reloads }, text => progress(`${label}: ${text}`))
+        } catch (err) {
+          // the run is lost, not the bench: kill what it left, say why, go on with the next
+          say(`${label}: FAILED: ${err.message}`)
+          results.errors.push({ subject: NAMES[key], workload: w, reloads: reloads === 0 ? 0 : plan.reloads, error: err.message })
+          if (key === 'pm2') await killPm2(ctx)
+          killAll(ctx)
+          continue
+        }
+        const { summary, raw: r } = outcome
+        results.runs.push({ subject: NAMES[key], workload: w, steadyFrom: workload.steadyFrom, ...summary })
+        if (reloads > 0) (raw[NAMES[key]] ??= []).push({ label: `${w}: ${workload.title}`, ...r })
+        say(`${label}: ${summary.requests} requests, ${summary.reloads} reloads, ${summary.failed} failed${summary.failed ? ' ' + JSON.stringify(summary.failures) : ''}`)
+      }
+    }
+  }
+  results.goals = goals(results)
+
+  mkdirSync(args.out, { recursive: true })
+  const stamp = results.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')
+  const json = join(args.out, `${stamp}${mode === 'quick' ? '-quick' : ''}.json`)
+  results.timelines = {}
+  for (const [subject, panels] of Object.entries(raw)) {
+    const file = json.replace(/\.json$/, `-${subject.replace(/[^a-z0-9]+/gi, '-').replace(/-+$/, '').toLowerCase()}.svg`)
+    writeFileSync(file, timelineSvg(`${subject}: latency over time (${mode} mode, ${results.date.slice(0, 10)})`, panels))
+    results.timelines[subject] = relative(args.out, file)
+  }
+  writeFileSync(json, JSON.stringify(results, null, 2) + '\n')
+
+  console.log(`\nfastify-hot-restart bench, ${mode} mode, ${results.date}; ${results.machine.cpus} cpus, node ${results.machine.node}\n`)
+  for (const [w, title] of Object.entries(results.workloads)) console.log(`- ${w}: ${title}`)
+  console.log('\nFailed requests (with reloads):\n\n' + failuresTable(results))
+  console.log('\nLatency and timings (steady = the same subject and workload without reloads):\n\n' + timingTable(results))
+  if (results.goals.length > 0) console.log('\nGoals (fastify-hot-restart):\n\n' + goalsTable(results))
+  for (const e of results.errors) console.log(`\nFAILED RUN: ${e.subject} ${e.workload}${e.reloads ? ' with reloads' : ' steady'}: ${e.error}`)
+  console.log(`\nwritten: ${relative(process.cwd(), json)} and ${Object.keys(raw).length} SVG timelines beside it`)
+
+  const ours = results.runs.filter(r => r.subject === NAMES.hot)
+  const control = results.runs.filter(r => r.subject === NAMES.close && r.reloads > 0)
+  let code = results.errors.length > 0 ? 2 : 0
+  if (ours.some(r => r.failed > 0)) { say('FAIL: fastify-hot-restart failed requests'); code = Math.max(code, 1) }
+  if (control.length > 0 && control.every(r => r.failed === 0)) { say('FAIL: the negative control (server.close()) saw no failure: the harness may be blind'); code = Math.max(code, 1) }
+  return code
+}
+
+main().then(async code => {
+  await cleanup()
+  clearTimeout(limit)
+  process.exitCode = code
+}, async err => {
+  say(`bench: ${err.stack}`)
+  await cleanup()
+  clearTimeout(limit)
+  process.exitCode = 2
+})

@@ -1,0 +1,137 @@
+'use strict'
+// The ways to replace a running server that the bench compares, on the same app (bench/app.js).
+// A subject starts the app, reloads it (resolving with the reload's timings, on the bench's
+// clock), stops it, and kills by pid whatever it started if something goes wrong.
+const { spawn } = require('node:child_process')
+const { openSync, closeSync } = require('node:fs')
+const { join } = require('node:path')
+
+const APP = join(__dirname, '..', 'app.js')
+/** The longest a reload or a stop may take before the run fails (ms). */
+const STEP_TIMEOUT = 30000
+
+/**
+ * @typedef {object} ReloadTimings
+ * @property {number} triggeredAt the signal (or command) that starts the reload
+ * @property {number} listeningAt the new generation's listen() has resolved
+ * @property {number} doneAt the reload is over (the next may start): the predecessor exited
+ *   (and, for fastify-hot-restart, its successor has seen it), or the new one listens
+ * @property {number[]} drainMs per predecessor: draining -> exited
+ * @property {number[]} from pids replaced
+ * @property {number[]} to pids serving after
+ */
+
+/** Spawns bench/app.js as `subject`; stderr goes to a file in ctx.dir, stdout nowhere. */
+function spawnApp (ctx, subject, env = {}) {
+  const err = openSync(join(ctx.dir, 'app.stderr.log'), 'a')
+  const child = spawn(process.execPath, [APP], {
+    env: { ...ctx.env, BENCH_SUBJECT: subject, BENCH_REPORT: ctx.reports.path, PORT: '0', ...env },
+    stdio: ['ignore', 'ignore', err]
+  })
+  closeSync(err)
+  child.on('error', () => {})
+  ctx.spawned.add(child.pid)
+  child.once('exit', () => ctx.spawned.delete(child.pid))
+  return child
+}
+
+/** Starts one generation; resolves once it listens. */
+async function boot (ctx, subject, env) {
+  const since = performance.now()
+  const child = spawnApp(ctx, subject, env)
+  const exited = new Promise((resolve, reject) => child.once('exit', code => reject(new Error(`${subject} app exited (code ${code}) before it listened; see ${join(ctx.dir, 'app.stderr.log')}`))))
+  const p = await Promise.race([ctx.reports.nextListening(since, `the ${subject} app to listen`, new Set(), STEP_TIMEOUT), exited])
+  exited.catch(() => {})
+  return p
+}
+
+/** SIGTERM to `pid`; resolves once it exited. */
+async function terminate (ctx, pid, signal = 'SIGTERM') {
+  try { process.kill(pid, signal) } catch { return }
+  await ctx.reports.exited(pid, STEP_TIMEOUT)
+}
+
+/**
+ * A subject whose reload is a signal to the serving process, which starts its successor on the
+ * same socket and then drains: fastify-hot-restart, and the server.close() control.
+ */
+function handOver (name, subject, ctx) {
+  let current
+  return {
+    name,
+    async start () {
+      current = await boot(ctx, subject, { PID_FILE: join(ctx.dir, `${subject}.pid`) })
+      return current
+    },
+    serving: () => [current.pid],
+    async reload () {
+      const from = current
+      const seen = new Set(ctx.reports.processes.keys())
+      const triggeredAt = performance.now()
+      process.kill(from.pid, 'SIGUSR2')
+      current = await ctx.reports.nextListening(triggeredAt, `the successor of ${from.pid} to listen`, seen, STEP_TIMEOUT)
+      const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
+      // fastify-hot-restart refuses a reload until the successor has seen its predecessor exit
+      const settled = subject === 'hot' ? await ctx.reports.settled(current.pid, STEP_TIMEOUT) : old
+      return {
+        triggeredAt,
+        listeningAt: current.listeningAt,
+        doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
+        drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
+        from: [from.pid],
+        to: [current.pid]
+      }
+    },
+    async stop () { await terminate(ctx, current.pid) }
+  }
+}
+
+/** Naive restart: stop the process (its graceful SIGTERM), then start a new one on the port. */
+function naive (ctx) {
+  let current
+  return {
+    name: 'naive restart',
+    async start () {
+      current = await boot(ctx, 'bare')
+      return current
+    },
+    serving: () => [current.pid],
+    async reload () {
+      const from = current
+      const triggeredAt = performance.now()
+      await terminate(ctx, from.pid)
+      const old = ctx.reports.processes.get(from.pid)
+      current = await boot(ctx, 'bare', { PORT: String(from.port) })
+      return {
+        triggeredAt,
+        listeningAt: current.listeningAt,
+        doneAt: current.listeningAt,
+        drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
+        from: [from.pid],
+        to: [current.pid]
+      }
+    },
+    async stop () { await terminate(ctx, current.pid) }
+  }
+}
+
+/**
+ * SIGKILL to every process the bench started or that reported to it and has not exited:
+ * the teardown when something went wrong.
+ */
+function killAll (ctx) {
+  const pids = new Set([...ctx.spawned, ...ctx.reports.alive()])
+  for (const pid of pids) {
+    const p = ctx.reports.processes.get(pid)
+    if (p !== undefined && p.exitedAt !== undefined) continue
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
+const SUBJECTS = {
+  hot: (ctx) => handOver('fastify-hot-restart', 'hot', ctx),
+  naive,
+  close: (ctx) => handOver('server.close() drain', 'close', ctx)
+}
+
+module.exports = { SUBJECTS, boot, terminate, killAll, spawnApp, STEP_TIMEOUT }

@@ -1,0 +1,57 @@
+'use strict'
+// One run's numbers from its raw records: failures by class, requests inside reload windows,
+// latency in and out of the windows, handover and drain times.
+const { CLASSES } = require('./classify')
+const { summarize, round } = require('./stats')
+const { reloadWindows, assignWindows } = require('./windows')
+
+const latency = (s) => ({ count: s.count, p50: round(s.p50, 2), p99: round(s.p99, 2), max: round(s.max, 1), slow: s.slow })
+
+/**
+ * @param {{ starts: number[], latencies: number[], kinds: string[], details: object }} rec
+ *   every request (starts relative to the run's t0)
+ * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[] }>} reloads
+ *   relative to the same t0
+ * @param {number} from requests that started earlier are the warm-up, left out
+ */
+function summarizeRun (rec, reloads, from = 0) {
+  const windows = reloadWindows(reloads)
+  const inside = assignWindows(rec.starts, rec.latencies, windows)
+  const failures = Object.fromEntries(CLASSES.map(c => [c, 0]))
+  const okIn = []
+  const okOut = []
+  let requests = 0
+  let inWindows = 0
+  let failedInWindows = 0
+  for (let i = 0; i < rec.starts.length; i++) {
+    if (rec.starts[i] < from) continue
+    requests++
+    const kind = rec.kinds[i]
+    if (inside[i] === 1) inWindows++
+    if (kind !== 'ok') {
+      failures[kind]++
+      if (inside[i] === 1) failedInWindows++
+      continue
+    }
+    ;(inside[i] === 1 ? okIn : okOut).push(rec.latencies[i])
+  }
+  const failed = CLASSES.reduce((n, c) => n + failures[c], 0)
+  const handover = summarize(reloads.map(r => r.listeningAt - r.triggeredAt), Infinity)
+  const drain = summarize(reloads.flatMap(r => r.drainMs), Infinity)
+  return {
+    reloads: reloads.length,
+    requests,
+    failed,
+    failures,
+    details: rec.details,
+    inWindows,
+    failedInWindows,
+    latencyOutside: latency(summarize(okOut)),
+    latencyWindow: latency(summarize(okIn)),
+    latencyAll: latency(summarize(okOut.concat(okIn))),
+    handoverMs: { p50: round(handover.p50), p99: round(handover.p99), max: round(handover.max) },
+    drainMs: { p50: round(drain.p50), p99: round(drain.p99), max: round(drain.max) }
+  }
+}
+
+module.exports = { summarizeRun }

@@ -17,8 +17,8 @@ import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
 
-/** How long an idle kept-alive socket is left open once the drain starts (ms). */
-export const IDLE_GRACE = 250
+/** The default of how long a kept-alive socket may stay idle once the drain starts (ms). */
+export const IDLE_GRACE = 5000
 /** How often the drain looks at the sockets that remain (ms). */
 const SWEEP_EVERY = 25
 
@@ -140,9 +140,11 @@ export function stopAccepting (server: net.Server): void {
 
 /**
  * Drains the servers: resolves once every connection is closed or at `timeout` ms, after
- * closing the rest by force.
+ * closing the rest by force. A kept-alive socket is closed once it has been idle for
+ * `idleGrace` ms: until then its client's next request is served with `Connection: close`,
+ * and closing it cannot race that request.
  */
-export function drain (servers: Iterable<net.Server>, timeout: number): Promise<DrainReport> {
+export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE): Promise<DrainReport> {
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
   const states: Tracked[] = []
@@ -192,7 +194,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number): Promise<
           seen.set(socket, { bytesRead, idleSince: now })
           continue
         }
-        if (now - last.idleSince >= IDLE_GRACE) {
+        if (now - last.idleSince >= idleGrace) {
           report.closedIdle++
           sockets.delete(socket)
           socket.destroy()

@@ -19,6 +19,15 @@ export interface HotRestartOptions {
   /** How long all `atExit` hooks together may take. @default 10000 (ms) */
   atExitTimeout?: number
   /**
+   * Once the drain starts, how long a kept-alive connection may stay idle before the
+   * predecessor closes it. Until then the client's next request is answered with
+   * `Connection: close`; closing an idle connection races a request its client may be sending
+   * at that moment, so a longer grace means fewer such resets, and a drain that can last longer
+   * (never past `drainTimeout`). 0 closes idle connections at once.
+   * @default 5000 (ms)
+   */
+  idleGrace?: number
+  /**
    * Graceful SIGTERM/SIGINT through close-with-grace (the reload signal is skipped):
    * `true`, `false`, or close-with-grace options (`delay`, `skip`, ...).
    * @default true
@@ -39,6 +48,7 @@ export interface ResolvedOptions {
   readyTimeout: number
   drainTimeout: number
   atExitTimeout: number
+  idleGrace: number
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
 }
@@ -47,12 +57,13 @@ export const defaults = {
   signal: 'SIGUSR2',
   readyTimeout: 60_000,
   drainTimeout: 30_000,
-  atExitTimeout: 10_000
+  atExitTimeout: 10_000,
+  idleGrace: 5_000
 } as const
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'closeWithGrace', 'readinessUrl'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeWithGrace', 'readinessUrl'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -77,11 +88,12 @@ function invalid (name: string, expected: string, value: unknown): Error {
   return new InvalidOptionError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`)
 }
 
-function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout'): number {
+function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace', min = 1): number {
   const value = options[name]
   if (value === undefined) return defaults[name]
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > MAX_TIMEOUT) {
-    throw invalid(name, `a positive integer number of milliseconds no larger than ${MAX_TIMEOUT}`, value)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT) {
+    const expected = min === 0 ? 'a non-negative integer number of milliseconds' : 'a positive integer number of milliseconds'
+    throw invalid(name, `${expected} no larger than ${MAX_TIMEOUT}`, value)
   }
   return value
 }
@@ -143,6 +155,7 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     readyTimeout: timeout(opts, 'readyTimeout'),
     drainTimeout: timeout(opts, 'drainTimeout'),
     atExitTimeout: timeout(opts, 'atExitTimeout'),
+    idleGrace: timeout(opts, 'idleGrace', 0),
     closeWithGrace,
     readinessUrl: readinessUrl as string | undefined
   }

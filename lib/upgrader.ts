@@ -355,7 +355,7 @@ export class Upgrader {
       if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
       const listeners = [...this.sockets.listeners]
       const servers = new Set<net.Server>(listeners.map(l => l.server))
-      const draining = drain(servers, this.options.drainTimeout)
+      const draining = drain(servers, this.options.drainTimeout, this.options.idleGrace)
       // the successor reads from its own copy of each UDP socket: this one stops reading
       for (const { socket } of [...this.sockets.datagrams]) stopReceiving(socket)
       // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them

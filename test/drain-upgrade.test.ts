@@ -6,7 +6,7 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import WebSocket, { WebSocketServer } from 'ws'
-import { drain, IDLE_GRACE, trackConnections } from '../lib/drain'
+import { drain, trackConnections } from '../lib/drain'
 
 t.test('a quiet WebSocket is not closed as idle: it lives until the deadline (or until the app closes it)', async t => {
   const server = http.createServer((_req, res) => res.end('ok'))
@@ -36,8 +36,9 @@ t.test('a quiet WebSocket is not closed as idle: it lives until the deadline (or
 
   const quietClosed = once(quiet, 'close')
   const appClosed = once(closedByApp, 'close')
-  const deadline = IDLE_GRACE * 4
-  const draining = drain([server], deadline)
+  const idleGrace = 250
+  const deadline = idleGrace * 4
+  const draining = drain([server], deadline, idleGrace)
   // once the grace is over (the idle keep-alive socket is closed), the app ends one WebSocket
   // as an onDrain hook would
   keptAlive.once('close', () => serverSide.close(1001, 'going away'))

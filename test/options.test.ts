@@ -2,13 +2,14 @@ import t from 'tap'
 import { defaults, describe, resolveOptions } from '../lib/options'
 
 t.test('defaults', async t => {
-  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, closeWithGrace: {} })
+  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, closeWithGrace: {} })
   t.same(resolveOptions(null).closeWithGrace, {})
   t.same(resolveOptions({ prefix: '/x', logLevel: 'info' }).signal, defaults.signal, 'Fastify register options pass')
   t.same(resolveOptions({ closeWithGrace: false }).closeWithGrace, false)
   t.same(resolveOptions({ closeWithGrace: { delay: 5, skip: ['SIGHUP'] } }).closeWithGrace, { delay: 5, skip: ['SIGHUP'] })
   t.same(resolveOptions({ closeWithGrace: { delay: false } }).closeWithGrace, { delay: false })
   t.equal(resolveOptions({ signal: 'SIGHUP', pidFile: 'a.pid', readyTimeout: 1, drainTimeout: 2, atExitTimeout: 3 }).drainTimeout, 2)
+  t.equal(resolveOptions({ idleGrace: 0 }).idleGrace, 0, 'idle connections may be closed at once')
 })
 
 t.test('every wrong option throws a coded error naming the option, the expectation and the value', async t => {
@@ -35,6 +36,9 @@ t.test('every wrong option throws a coded error naming the option, the expectati
     for (const value of ['5s', 0, -1, 1.5, 2 ** 31, null, true, {}, () => {}, 10n, Symbol('x')]) {
       cases.push([{ [name]: value }, new RegExp(`Expected \`${name}\` to be a positive integer number of milliseconds`)])
     }
+  }
+  for (const value of ['5s', -1, 1.5, 2 ** 31, null, true]) {
+    cases.push([{ idleGrace: value }, /Expected `idleGrace` to be a non-negative integer number of milliseconds/])
   }
   for (const [options, message] of cases) {
     t.throws(() => resolveOptions(options), { code: 'FST_HOT_RESTART_INVALID_OPTION', message }, describe(options))

@@ -8,6 +8,7 @@ const http = require('node:http')
 const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const { createInterface } = require('node:readline')
+const { countedGet } = require('./lib/counted-get')
 
 const ROOT = join(__dirname, '..')
 const CLIENTS = 30
@@ -27,27 +28,10 @@ function killAll () {
   for (const pid of pids) try { process.kill(pid, 'SIGKILL') } catch {}
 }
 
-function request (agent, port) {
-  return new Promise(resolve => {
-    const fail = (why) => { stats.failed++; stats.failures[why] = (stats.failures[why] || 0) + 1; resolve() }
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 10000 }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => {
-        if (res.statusCode !== 200) return fail(`status ${res.statusCode}`)
-        const { pid, generation } = JSON.parse(body)
-        stats.ok++
-        stats.pid = pid
-        stats.generation = generation
-        resolve()
-      })
-      res.on('error', err => fail(err.code || err.message))
-    })
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })))
-    req.on('error', err => fail(err.code || err.message))
-  })
-}
+const request = (agent, port) => countedGet(stats, agent, port, ({ pid, generation }) => {
+  stats.pid = pid
+  stats.generation = generation
+})
 
 function cli (...args) {
   return new Promise(resolve => {

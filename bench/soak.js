@@ -16,6 +16,7 @@ const http = require('node:http')
 const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const { createInterface } = require('node:readline')
+const { countedGet } = require('./lib/counted-get')
 
 if (process.argv[2] === 'app') {
   const Fastify = require('fastify')
@@ -41,25 +42,7 @@ const ready = new Set()
 const pidFileProblems = []
 let running = true
 
-function request (agent, port) {
-  return new Promise(resolve => {
-    const fail = (why) => { stats.failed++; stats.failures[why] = (stats.failures[why] || 0) + 1; resolve() }
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent, timeout: 10000 }, res => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', c => { body += c })
-      res.on('end', () => {
-        if (res.statusCode !== 200) return fail(`status ${res.statusCode}`)
-        try { JSON.parse(body) } catch { return fail('bad body') }
-        stats.ok++
-        resolve()
-      })
-      res.on('error', err => fail(err.code || err.message))
-    })
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })))
-    req.on('error', err => fail(err.code || err.message))
-  })
-}
+const request = (agent, port) => countedGet(stats, agent, port)
 
 /** The state ('R', 'S', 'Z' for a zombie...) and parent of a process; undefined when it does not exist. */
 function stat (pid) {

@@ -119,7 +119,7 @@ export function readManifest (env: NodeJS.ProcessEnv, ppid: number): ManifestRea
   if (!isInt(m.pid, 1)) fail(`${MANIFEST_ENV} has no valid "pid"`)
   if (m.pid !== ppid) return { kind: 'foreign', pid: m.pid }
   if (m.version !== MANIFEST_VERSION) fail(`unsupported manifest version ${JSON.stringify(m.version)} (expected ${MANIFEST_VERSION})`)
-  if (!isInt(m.generation, 2)) fail(`${MANIFEST_ENV} has no valid "generation"`)
+  if (!isInt(m.generation, 1)) fail(`${MANIFEST_ENV} has no valid "generation"`)
   if (typeof m.cwd !== 'string') fail(`${MANIFEST_ENV} has no valid "cwd"`)
   if (!Array.isArray(m.sockets)) fail(`${MANIFEST_ENV} has no "sockets" array`)
   const sockets = m.sockets.map(checkEntry)

@@ -6,10 +6,14 @@
 import { parseArgs } from 'node:util'
 import { checkPidFile } from './pid-file'
 import { jsonLogger } from './node'
-import { Supervisor } from './supervisor'
+import { bindListen, parseListen } from './listen'
+import type { ListenRequest } from './manifest'
+import { describeEntry } from './sockets'
+import { Supervisor, type Held } from './supervisor'
 import { initialCwd, type Logger } from './upgrader'
 
-export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>] -- <command> [args...]
+export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
+                         [--workers <n>] [--listen <address>]... -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
 run     Starts the app under a supervisor with a stable pid, which keeps a copy of the app's
@@ -18,8 +22,14 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         restarted on the same sockets; SIGTERM or SIGINT stops everything gracefully (a
         second one kills). --pid-file names the supervisor's pid file (for reload and stop);
         --ready-timeout (default 60000) bounds each generation's boot; --max-restarts
-        (default 10) crashes within a minute before the supervisor gives up (exit 1).
+        (default 10) crashes within a minute before the supervisor gives up (exit 1);
+        --workers (default 1) processes of the app per generation, on the same sockets;
+        --listen (repeatable) binds PORT, HOST:PORT or a unix socket path in the supervisor
+        before the app starts: the app must listen on the same address.
 `
+
+/** More processes per generation than this is a typo, not a deployment. */
+const MAX_WORKERS = 256
 
 /** The CLI's exit codes that `run` uses (see cli.ts): done, failed, bad arguments. */
 const OK = 0
@@ -44,10 +54,10 @@ export function splitCommand (argv: string[]): { options: string[], command: str
   return { options, command: [] }
 }
 
-function positiveInt (name: string, value: string | undefined, fallback: number, min: number): number {
+function positiveInt (name: string, value: string | undefined, fallback: number, min: number, max = 2 ** 31 - 1): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isInteger(n) || n < min || n > 2 ** 31 - 1) throw new Error(`--${name} expects an integer >= ${min}, got "${value}"`)
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} expects an integer from ${min} to ${max}, got "${value}"`)
   return n
 }
 
@@ -61,6 +71,8 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let pidFile: string | undefined
   let readyTimeout: number
   let maxRestarts: number
+  let workers: number
+  let requests: ListenRequest[]
   let command: string[]
   try {
     const split = splitCommand(argv)
@@ -70,13 +82,17 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       options: {
         'pid-file': { type: 'string' },
         'ready-timeout': { type: 'string' },
-        'max-restarts': { type: 'string' }
+        'max-restarts': { type: 'string' },
+        workers: { type: 'string' },
+        listen: { type: 'string', multiple: true }
       }
     })
     if (command.length === 0) throw new Error('missing the command to run: `run -- node app.js` or `run app.js`')
     if (values['pid-file'] !== undefined) pidFile = checkPidFile(values['pid-file'])
     readyTimeout = positiveInt('ready-timeout', values['ready-timeout'], 60_000, 1)
     maxRestarts = positiveInt('max-restarts', values['max-restarts'], 10, 0)
+    workers = positiveInt('workers', values.workers, 1, 1, MAX_WORKERS)
+    requests = (values.listen ?? []).map(parseListen)
   } catch (err) {
     io.err.write(`${(err as Error).message}\n\nUsage:\n${RUN_HELP}`)
     return USAGE
@@ -84,7 +100,18 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   // `run app.js`: a script is run with this node
   if (/\.[cm]?[jt]s$/.test(command[0] as string)) command = [process.execPath, ...command]
   const [file, ...args] = command as [string, ...string[]]
-  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, log })
+  const listening: Held[] = []
+  try {
+    for (const request of requests) {
+      listening.push(bindListen(request))
+      log.info({ address: describeEntry(listening.at(-1)!.entry) }, 'hot-restart supervisor: bound (--listen)')
+    }
+  } catch (err) {
+    for (const { handle } of listening) handle.close()
+    log.error({ err }, `hot-restart supervisor: ${(err as Error).message}`)
+    return FAILED
+  }
+  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, log })
 
   const reload = (signal: NodeJS.Signals): void => {
     supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })

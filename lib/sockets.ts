@@ -107,10 +107,15 @@ function sameRequest (entry: SocketEntry, req: ListenRequest): boolean {
   return req.port !== 0 && entry.port === req.port && (entry.address === req.host || entry.requested.host === req.host)
 }
 
-/** The fd of a bound dgram socket (Node keeps its handle under a symbol), if it has one. */
-export function datagramFd (socket: dgram.Socket): number | undefined {
+/** The libuv handle of a dgram socket (Node keeps it under a symbol); null once closed. */
+export function datagramHandle (socket: dgram.Socket): { fd?: number } | null {
   const state = Object.getOwnPropertySymbols(socket).find(symbol => symbol.description === 'state symbol') as symbol
-  const fd = (socket as unknown as Record<symbol, { handle: { fd?: number } | null }>)[state].handle?.fd
+  return (socket as unknown as Record<symbol, { handle: { fd?: number } | null }>)[state].handle
+}
+
+/** The fd of a bound dgram socket, if it has one. */
+export function datagramFd (socket: dgram.Socket): number | undefined {
+  const fd = datagramHandle(socket)?.fd
   return typeof fd === 'number' && fd >= 0 ? fd : undefined
 }
 

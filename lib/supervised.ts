@@ -12,7 +12,7 @@
  */
 import { SupervisorExitedError } from './errors'
 import { connectPredecessor, type Predecessor } from './predecessor'
-import { handOver, type Listener } from './sockets'
+import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
 import type { UpgradeResult } from './upgrader'
 
 /** The environment variable that names the supervisor's pid. */
@@ -45,8 +45,8 @@ export interface SupervisorLink {
   readonly pid: number
   /** The previous generation, as the supervisor reports it; says ready to the supervisor. */
   readonly predecessor: Predecessor
-  /** Sends the supervisor a copy of each listening socket (before saying ready). */
-  sendSockets (listeners: Iterable<Listener>): void
+  /** Sends the supervisor a copy of each listening socket and named UDP socket (before saying ready). */
+  sendSockets (listeners: Iterable<Listener>, datagrams: Iterable<Datagram>): void
   /** Asks the supervisor for an upgrade; settles with its outcome. */
   upgrade (): Promise<UpgradeResult>
   /** @returns a remover */
@@ -109,11 +109,15 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
       sendReady: () => channel.sendReady(),
       sendError: (err) => channel.sendError(err)
     },
-    sendSockets (listeners) {
+    sendSockets (listeners, datagrams) {
       for (const listener of listeners) {
         const { entries } = handOver([listener])
         const handle = (listener.server as unknown as { _handle?: unknown })._handle
         if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
+      }
+      for (const datagram of datagrams) {
+        const { entries } = handOver([], [datagram])
+        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, datagramHandle(datagram.socket))
       }
     },
     upgrade () {

@@ -2,28 +2,32 @@
  * Supervised mode (`fastify-hot-restart run -- node app.js`): a small process with a stable pid
  * that starts each generation of the app and keeps a copy of its listening sockets.
  *
- * - Generation 1 binds as usual; once ready it sends the supervisor a copy of each listening
- *   socket (the handle, over the IPC channel). Each later generation does the same, so the
- *   supervisor always holds what the serving generation listens on.
- * - Reload (SIGHUP, SIGUSR2, or a generation's `upgrade()`): the next generation is spawned on
+ * - A generation is `workers` processes of the app on the same sockets (the kernel spreads the
+ *   connections between them). Generation 1 binds as usual (its first worker alone; the others
+ *   then inherit what it bound), unless the supervisor bound `--listen` addresses itself; once
+ *   ready, a worker sends the supervisor a copy of each socket it serves (the handle, over the
+ *   IPC channel), so the supervisor always holds what the serving generation listens on.
+ * - Reload (SIGHUP, SIGUSR2, or a worker's `upgrade()`): the next generation is spawned on
  *   those sockets with the standalone protocol (manifest, fds 3, 4, ...; the supervisor is its
- *   parent, so the manifest is trusted); once it is ready the serving generation is told to
- *   drain, which runs the upgrader's own drain, atExit hooks and close. A successor that fails
- *   is killed and the serving generation serves on. Outcomes go to the status file, for the CLI.
- * - Crash restart: if the serving generation exits without being asked to, the next one starts
- *   on the same sockets; meanwhile the kernel queues new connections (nobody refuses them, as
- *   the supervisor holds the sockets open). Restarts back off; past `maxRestarts` within
- *   RESTART_WINDOW the supervisor gives up and exits 1.
- * - Stop: every generation shuts down gracefully; `force()` kills them.
+ *   parent, so the manifest is trusted); once all its workers are ready, every worker of the
+ *   serving generation is told to drain, which runs the upgrader's own drain, atExit hooks and
+ *   close. If one worker fails, the whole new generation goes (the ready ones drain, the others
+ *   are killed) and the serving one serves on. Outcomes go to the status file, for the CLI.
+ * - Crash restart: if a serving worker exits without being asked to, a new one starts on the
+ *   same sockets (the next generation number); meanwhile the other workers serve, and with none
+ *   the kernel queues new connections (nobody refuses them: the supervisor holds the sockets).
+ *   Restarts back off; past `maxRestarts` within RESTART_WINDOW the supervisor gives up (exit 1).
+ * - Stop: every worker shuts down gracefully; `force()` kills them.
  * Invariants as in upgrader.ts: at most two generations, at most one not ready; one reload at
- * a time; the sockets stay open while any generation is alive; every child is waited for.
+ * a time; the sockets stay open while any worker is alive; every child is waited for.
  */
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { NotReadyError, PredecessorDrainingError, ShuttingDownError, UpgradeInProgressError } from './errors'
+import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
+import { describeEntry } from './sockets'
 import { FIRST_FD, MANIFEST_VERSION, type SocketEntry } from './manifest'
 import { removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
-import { spawnSuccessor } from './successor'
+import { spawnSuccessor, type Successor } from './successor'
 import { SUPERVISOR_ENV, type SupervisorMessage } from './supervised'
 import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger, UpgradeResult } from './upgrader'
@@ -32,6 +36,9 @@ import type { Logger, UpgradeResult } from './upgrader'
 export const RESTART_WINDOW = 60_000
 /** The longest wait between two restarts (ms). */
 export const MAX_BACKOFF = 5_000
+
+/** A socket handle held by the supervisor (a libuv TCP, Pipe or UDP handle; it never accepts here). */
+export interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
 
 export interface SupervisorOptions {
   /** The app's command and arguments (`process.execPath`, `app.js`). */
@@ -43,68 +50,101 @@ export interface SupervisorOptions {
   readyTimeout: number
   /** How many crash restarts within RESTART_WINDOW before giving up. */
   maxRestarts: number
+  /** Processes per generation. @default 1 */
+  workers?: number
+  /** Sockets the supervisor bound itself (`--listen`); generation 1 must serve each of them. */
+  listening?: Held[]
   log: Logger
 }
 
-/** A socket handle received from a generation (a libuv TCP or Pipe handle, not listening here). */
-interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
-
-interface Generation {
+/** One process of the app. */
+interface Worker {
   child: ChildProcess
   pid: number
   generation: number
-  /** The generation it replaces, while that one drains. */
-  predecessor: Generation | undefined
+  /** The generation it serves in; set once it is ready. */
+  group: Group | undefined
   exited: Promise<void>
-  alive: boolean
+  /** How it exited, once it has. */
+  exit: { code: number | null, signal: NodeJS.Signals | null } | undefined
+}
+
+/** The ready workers of one reload (or of the first start), and the crash restarts that joined them. */
+interface Group {
+  workers: Set<Worker>
+  /** The group it replaces, while that one drains. */
+  predecessor: Group | undefined
 }
 
 export type SupervisorState = 'starting' | 'serving' | 'reloading' | 'restarting' | 'stopping'
 
 export class Supervisor {
   state: SupervisorState = 'starting'
-  /** The generation number of the serving generation (the last one that became ready). */
+  /** The generation number of the newest worker that became ready (a reload's or a restart's). */
   generation = 0
-  private current: Generation | undefined
-  private readonly draining = new Set<Generation>()
-  private readonly children = new Set<Generation>()
-  private booting: { kill (): Promise<void> } | undefined
-  private sockets: Held[] = []
+  private current: Group | undefined
+  private readonly draining = new Set<Group>()
+  private readonly children = new Set<Worker>()
+  private readonly booting = new Set<Successor>()
+  private sockets: Held[]
+  private readonly workers: number
+  private started = 0
   private attempt = 0
   private readonly attempts: Record<string, AttemptStatus> = {}
   private crashes: number[] = []
   private restartTimer: NodeJS.Timeout | undefined
+  private restarting = 0
   private stopping: Promise<void> | undefined
   private forced = false
   private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
-  /** Resolves with the supervisor's exit code once every generation has exited. */
+  /** Resolves with the supervisor's exit code once every worker has exited. */
   readonly done: Promise<number>
   private finished!: (code: number) => void
 
   constructor (options: SupervisorOptions) {
     this.options = options
     this.log = options.log
+    this.workers = options.workers ?? 1
+    this.sockets = options.listening ?? []
     this.done = new Promise(resolve => { this.finished = resolve })
   }
 
-  /** Starts generation 1; rejects (after stopping everything) if it does not become ready. */
+  /**
+   * Starts generation 1; rejects (the caller then stops everything) if it does not become
+   * ready, or does not serve a socket that the supervisor bound.
+   */
   async start (): Promise<void> {
-    const first = await this.spawn(1)
-    this.serve(first)
-    if (this.options.pidFile !== undefined) writeServing(this.options.pidFile, process.pid, first.generation)
+    const bound = this.sockets.map(({ entry }) => entry)
+    const first = await this.spawnGroup()
+    this.serve(first, undefined)
+    for (const entry of bound) {
+      if (!this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry))) {
+        throw new Error(`generation 1 does not listen on ${describeEntry(entry)} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ') || 'nothing'}; ` +
+          'the app must listen on the same host and port (or path) as --listen')
+      }
+    }
+    if (this.options.pidFile !== undefined) writeServing(this.options.pidFile, process.pid, this.generation)
     this.writeStatusFile() // with the attempts already counted (refused while starting)
     await this.notify('READY=1')
-    this.log.info({ pid: process.pid, servingPid: first.pid, generation: 1, sockets: this.sockets.length }, 'hot-restart supervisor: serving')
+    this.log.info({ pid: process.pid, servingPid: this.pids(first)[0], servingPids: this.pids(first), generation: 1, sockets: this.sockets.length },
+      'hot-restart supervisor: serving')
   }
 
-  /** Spawns a generation on the sockets held; resolves once it is ready. */
-  private async spawn (generation: number): Promise<Generation> {
+  private pids (group: Group): number[] {
+    return [...group.workers].map(w => w.pid)
+  }
+
+  /**
+   * Spawns one worker on the sockets held (none: it binds its own); resolves once it is ready,
+   * with the sockets it serves.
+   */
+  private async spawnWorker (generation: number): Promise<{ worker: Worker, received: Held[] }> {
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
     const received: Held[] = []
     const successor = spawnSuccessor({
-      manifest: generation === 1 ? undefined : { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.options.cwd, sockets: entries },
+      manifest: this.sockets.length === 0 && generation === 1 ? undefined : { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.options.cwd, sockets: entries },
       cwd: this.options.cwd,
       fds: this.sockets.map(({ handle }) => handle.fd),
       readyTimeout: this.options.readyTimeout,
@@ -114,34 +154,80 @@ export class Supervisor {
       env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) }
     })
     const child = successor.process
+    this.booting.add(successor)
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
-    this.booting = successor
-    if (child.pid === undefined) await successor.ready.finally(() => { this.booting = undefined })
+    if (child.pid === undefined) await successor.ready.finally(() => this.booting.delete(successor))
     this.log.info({ generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
-    const gen: Generation = { child, pid: child.pid as number, generation, predecessor: undefined, alive: true, exited: Promise.resolve() }
-    gen.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
-      gen.alive = false
-      this.exited(gen, code, signal)
+    const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
+    worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
+      worker.exit = { code, signal }
+      this.exited(worker, code, signal)
       resolve()
     }))
-    this.children.add(gen)
+    this.children.add(worker)
     child.on('message', (message: { hotRestart?: string, entry?: SocketEntry, id?: number }, handle: unknown) => {
       if (message?.hotRestart === 'socket' && handle !== undefined) received.push({ entry: message.entry as SocketEntry, handle: handle as Held['handle'] })
-      if (message?.hotRestart === 'upgrade') this.answer(gen, message.id as number)
+      if (message?.hotRestart === 'upgrade') this.answer(worker, message.id as number)
     })
     try {
       await successor.ready
     } catch (err) {
-      /* c8 ignore next: a generation sends its sockets right before it says ready */
+      /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()
       throw err
     } finally {
-      this.booting = undefined
+      this.booting.delete(successor)
     }
-    // what the new generation listens on is what the next one inherits
+    return { worker, received }
+  }
+
+  /**
+   * Spawns a generation of `workers` processes; resolves once all are ready. If one fails, the
+   * others go too (the ready ones drain, as in a shutdown) and it rejects with that failure.
+   * Then the sockets held are the ones the new generation serves.
+   */
+  private async spawnGroup (): Promise<Group> {
+    const generation = ++this.started
+    const group: Group = { workers: new Set(), predecessor: undefined }
+    const ready: Array<{ worker: Worker, received: Held[] }> = []
+    const spawnOne = (): Promise<void> => this.spawnWorker(generation).then(r => { ready.push(r) })
+    try {
+      // with no socket to inherit, the first worker binds alone; the others inherit from it
+      if (this.sockets.length === 0) {
+        await spawnOne()
+        this.adopt(ready[0]!.received)
+        ready[0]!.received = []
+      }
+      const rest = Array.from({ length: this.workers - ready.length }, spawnOne)
+      const failed = (await Promise.allSettled(rest)).find(r => r.status === 'rejected')
+      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+      // a worker that said ready and exited while the others booted
+      const gone = ready.find(r => r.worker.exit !== undefined)
+      if (gone !== undefined) {
+        const { code, signal } = gone.worker.exit!
+        throw new SuccessorExitedError(gone.worker.pid, signal === null ? `exited with code ${code}` : `was killed by ${signal}`, ': the other workers of its generation were still booting')
+      }
+    } catch (err) {
+      for (const { worker, received } of ready) {
+        for (const { handle } of received) handle.close()
+        this.send(worker, { hotRestart: 'shutdown' })
+      }
+      throw err
+    }
+    for (const [i, { worker, received }] of ready.entries()) {
+      // what the new generation listens on is what the next one inherits
+      if (i === 0 && received.length > 0) this.adopt(received)
+      else for (const { handle } of received) handle.close()
+      worker.group = group
+      group.workers.add(worker)
+    }
+    this.generation = generation
+    return group
+  }
+
+  private adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = received
-    return gen
   }
 
   /** Tells systemd (if it listens), in order. */
@@ -150,29 +236,40 @@ export class Supervisor {
     return this.notified
   }
 
-  private serve (gen: Generation): void {
-    this.current = gen
-    this.generation = gen.generation
+  /** `next` is ready: it serves; `old` (if it still serves) drains. */
+  private serve (next: Group, old: Group | undefined, readyMs = 0): void {
+    this.current = next
     this.state = 'serving'
+    if (old === undefined || old.workers.size === 0) {
+      for (const worker of next.workers) this.send(worker, { hotRestart: 'predecessor-exited' })
+      return
+    }
+    next.predecessor = old
+    this.draining.add(old)
+    const [successor] = next.workers
+    for (const worker of next.workers) this.send(worker, { hotRestart: 'predecessor', pid: this.pids(old)[0]! })
+    for (const worker of old.workers) {
+      this.send(worker, { hotRestart: 'drain', successorPid: successor!.pid, generation: this.generation, signalToReadyMs: readyMs })
+    }
   }
 
-  private send (gen: Generation, message: SupervisorMessage): void {
-    // with a callback, a generation that exits meanwhile (EPIPE) is no 'error' event
-    if (gen.child.connected) gen.child.send(message, () => {})
+  private send (worker: Worker, message: SupervisorMessage): void {
+    // with a callback, a worker that exits meanwhile (EPIPE) is no 'error' event
+    if (worker.child.connected) worker.child.send(message, () => {})
   }
 
-  /** A generation asked for an upgrade (its reload signal or `upgrade()`): run it, answer. */
-  private answer (gen: Generation, id: number): void {
-    this.reload(`generation ${gen.generation} (pid ${gen.pid})`).then(
-      result => this.send(gen, { hotRestart: 'upgraded', id, result }),
-      (err: Error & { code?: string }) => this.send(gen, { hotRestart: 'upgraded', id, error: { code: err.code, message: err.message } }))
+  /** A worker asked for an upgrade (its reload signal or `upgrade()`): run it, answer. */
+  private answer (worker: Worker, id: number): void {
+    this.reload(`generation ${worker.generation} (pid ${worker.pid})`).then(
+      result => this.send(worker, { hotRestart: 'upgraded', id, result }),
+      (err: Error & { code?: string }) => this.send(worker, { hotRestart: 'upgraded', id, error: { code: err.code, message: err.message } }))
   }
 
   private refusal (): Error | undefined {
     if (this.state === 'stopping') return new ShuttingDownError('shutting down')
     if (this.state === 'reloading') return new UpgradeInProgressError()
     if (this.state !== 'serving') return new NotReadyError()
-    if (this.draining.size > 0) return new PredecessorDrainingError([...this.draining].map(g => g.pid).join(', '))
+    if (this.draining.size > 0) return new PredecessorDrainingError([...this.draining].flatMap(g => this.pids(g)).join(', '))
     return undefined
   }
 
@@ -202,60 +299,59 @@ export class Supervisor {
     this.state = 'reloading'
     this.record(attempt, { state: 'upgrading' })
     const started = performance.now()
-    const generation = this.generation + 1
+    const generation = this.started + 1
     this.log.info({ trigger, generation }, 'hot-restart supervisor: reload started')
     void this.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`)
-    let next: Generation
+    let next: Group
     try {
-      next = await this.spawn(generation)
+      next = await this.spawnGroup()
     } catch (err) {
       const e = err as Error & { code?: string, cause?: unknown }
       if ((this.state as SupervisorState) === 'stopping') throw err
       this.state = 'serving'
       this.log.error({ err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       this.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
-      if (this.current === undefined) this.restart() // the serving generation died meanwhile
+      // workers that crashed meanwhile are replaced now
+      if (this.current!.workers.size < this.workers) this.restart()
       void this.notify('READY=1')
       throw err
     }
     const readyMs = Math.round(performance.now() - started)
-    const old = this.current
-    this.serve(next)
-    this.handOver(old, next, readyMs)
-    this.log.info({ servingPid: next.pid, generation, readyMs, drainingPid: old?.pid }, 'hot-restart supervisor: reloaded')
-    this.record(attempt, { state: 'succeeded', successorPid: next.pid, generation })
+    const old = this.current!
+    const pids = this.pids(next)
+    this.serve(next, old, readyMs)
+    this.log.info({ servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.pids(old)[0], drainingPids: this.pids(old) },
+      'hot-restart supervisor: reloaded')
+    this.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
     void this.notify('READY=1')
-    return { pid: next.pid, generation, readyMs }
+    return { pid: pids[0]!, generation, readyMs }
   }
 
-  /** `next` is ready: `old` (if it still serves) drains; `next` learns when `old` has exited. */
-  private handOver (old: Generation | undefined, next: Generation, readyMs: number): void {
-    if (old === undefined || !old.alive) {
-      this.send(next, { hotRestart: 'predecessor-exited' })
-      return
+  private exited (worker: Worker, code: number | null, signal: NodeJS.Signals | null): void {
+    this.children.delete(worker)
+    const group = worker.group
+    // a worker that never became ready: its spawn reports the failure
+    if (group === undefined) return
+    group.workers.delete(worker)
+    if (group.workers.size === 0) {
+      this.draining.delete(group)
+      for (const other of [this.current, ...this.draining]) {
+        if (other?.predecessor !== group) continue
+        other.predecessor = undefined
+        for (const w of other.workers) this.send(w, { hotRestart: 'predecessor-exited' })
+      }
     }
-    next.predecessor = old
-    this.send(next, { hotRestart: 'predecessor', pid: old.pid })
-    this.draining.add(old)
-    this.send(old, { hotRestart: 'drain', successorPid: next.pid, generation: next.generation, signalToReadyMs: readyMs })
-  }
-
-  private exited (gen: Generation, code: number | null, signal: NodeJS.Signals | null): void {
-    this.children.delete(gen)
-    this.draining.delete(gen)
-    for (const other of this.children) {
-      if (other.predecessor === gen) this.send(other, { hotRestart: 'predecessor-exited' })
-    }
-    if (gen !== this.current) return
-    this.current = undefined
-    if (this.state === 'stopping') return
-    this.log.error({ generationPid: gen.pid, generation: gen.generation, exitCode: code, signal },
+    if (group !== this.current || this.state === 'stopping') return
+    this.log.error({ generationPid: worker.pid, generation: worker.generation, exitCode: code, signal },
       'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets')
-    // a reload in flight becomes the restart (and restarts if it fails)
+    // during a reload: a new generation takes over, or the reload fails and restarts what is missing
     if (this.state !== 'reloading') this.restart()
   }
 
-  /** Starts the next generation after a crash, with backoff; gives up past maxRestarts. */
+  /**
+   * A serving worker crashed, or its restart failed: starts new workers for the missing ones,
+   * with backoff; gives up past maxRestarts.
+   */
   private restart (): void {
     const now = performance.now()
     this.crashes = [...this.crashes.filter(t => now - t < RESTART_WINDOW), now]
@@ -266,38 +362,52 @@ export class Supervisor {
       return
     }
     this.state = 'restarting'
-    const delay = this.crashes.length === 1 ? 0 : Math.min(100 * 2 ** (this.crashes.length - 2), MAX_BACKOFF)
+    if (this.restartTimer !== undefined) return // it starts every missing worker
+    const delay = this.crashes.length <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes.length - 2), MAX_BACKOFF)
     const started = performance.now()
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined
-      const generation = this.generation + 1
-      this.spawn(generation).then(next => {
-        this.serve(next)
-        this.handOver(undefined, next, 0)
-        this.writeStatusFile()
-        this.log.info({ servingPid: next.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay) },
-          'hot-restart supervisor: restarted after a crash')
-      }, (err: Error & { code?: string }) => {
-        if (this.state === 'stopping') return
-        this.log.error({ err, code: err.code, generation }, `hot-restart supervisor: the restart failed: ${err.message}`)
-        this.restart()
-      })
+      const group = this.current!
+      const missing = this.workers - group.workers.size - this.restarting
+      for (let i = 0; i < missing; i++) this.restartOne(group, delay, started)
     }, delay)
   }
 
+  private restartOne (group: Group, delay: number, started: number): void {
+    this.restarting++
+    const generation = ++this.started
+    this.spawnWorker(generation).then(({ worker, received }) => {
+      this.restarting--
+      for (const { handle } of received) handle.close() // the same sockets as those held
+      worker.group = group
+      group.workers.add(worker)
+      this.generation = generation
+      this.send(worker, { hotRestart: 'predecessor-exited' })
+      if (this.state === 'restarting' && this.restarting === 0 && this.restartTimer === undefined) this.state = 'serving'
+      this.writeStatusFile()
+      this.log.info({ servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay) },
+        'hot-restart supervisor: restarted after a crash')
+    }, (err: Error & { code?: string }) => {
+      this.restarting--
+      if (this.state === 'stopping') return
+      this.log.error({ err, code: err.code, generation }, `hot-restart supervisor: the restart failed: ${err.message}`)
+      this.restart()
+    })
+  }
+
   /**
-   * Stops gracefully: a generation that boots is killed, the others drain, run their atExit
-   * hooks and exit; then the sockets are closed and the pid file removed. Resolves when done.
+   * Stops gracefully: a worker that boots is killed, the others drain, run their atExit hooks
+   * and exit; then the sockets are closed and the pid file removed. Resolves when done.
    */
   stop (code = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.state = 'stopping'
       clearTimeout(this.restartTimer)
-      this.log.info({ generations: [...this.children].map(g => g.pid) }, 'hot-restart supervisor: stopping')
+      this.log.info({ generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
-      await this.booting?.kill()
-      for (const gen of this.children) this.send(gen, { hotRestart: 'shutdown' })
-      await Promise.all([...this.children].map(g => g.exited))
+      await Promise.all([...this.booting].map(s => s.kill()))
+      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown' })
+      await Promise.all([...this.children].map(w => w.exited))
       this.close()
       this.log.info({ exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')
       this.finished(this.forced ? 1 : code)
@@ -305,14 +415,14 @@ export class Supervisor {
     return this.stopping
   }
 
-  /** Kills every generation (SIGKILL) and closes everything at once: the second signal. */
+  /** Kills every worker (SIGKILL) and closes everything at once: the second signal. */
   force (): void {
     this.forced = true
     this.state = 'stopping'
     clearTimeout(this.restartTimer)
-    this.log.warn({ generations: [...this.children].map(g => g.pid) }, 'hot-restart supervisor: forced stop; killing every generation')
-    for (const gen of this.children) gen.child.kill('SIGKILL')
-    Promise.all([...this.children].map(g => g.exited)).then(() => {
+    this.log.warn({ generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: forced stop; killing every generation')
+    for (const worker of this.children) worker.child.kill('SIGKILL')
+    Promise.all([...this.children].map(w => w.exited)).then(() => {
       this.close()
       this.finished(1)
     })

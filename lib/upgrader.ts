@@ -253,7 +253,7 @@ export class Upgrader {
   }
 
   private announceReady (): void {
-    this.supervisor?.sendSockets(this.sockets.listeners)
+    this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
     this.predecessor?.sendReady()
     if (this.pidFile !== undefined) {
       try {

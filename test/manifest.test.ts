@@ -29,7 +29,7 @@ t.test('readManifest', async t => {
     ['null', /is not a JSON object/],
     [{ ...good, pid: 'x' }, /no valid "pid"/],
     [{ ...good, version: 2 }, /unsupported manifest version 2 \(expected 1\)/],
-    [{ ...good, generation: 1 }, /no valid "generation"/],
+    [{ ...good, generation: 0 }, /no valid "generation"/],
     [{ ...good, cwd: 5 }, /no valid "cwd"/],
     [{ ...good, sockets: {} }, /no "sockets" array/],
     [{ ...good, sockets: [null] }, /socket 0 is not an object/],

@@ -37,9 +37,9 @@ t.test('run: bad arguments exit 2 and say why', async t => {
     [['run'], /missing the command to run/],
     [['run', '--pid-file'], /argument missing/],
     [['run', '--bogus', 'x', '--', 'node'], /Unknown option '--bogus'/],
-    [['run', '--ready-timeout', '0', '--', 'node'], /--ready-timeout expects an integer >= 1, got "0"/],
-    [['run', '--ready-timeout=5s', 'app.js'], /--ready-timeout expects an integer >= 1, got "5s"/],
-    [['run', '--max-restarts=-1', 'app.js'], /--max-restarts expects an integer >= 0, got "-1"/],
+    [['run', '--ready-timeout', '0', '--', 'node'], /--ready-timeout expects an integer from 1 to 2147483647, got "0"/],
+    [['run', '--ready-timeout=5s', 'app.js'], /--ready-timeout expects an integer from 1 to 2147483647, got "5s"/],
+    [['run', '--max-restarts=-1', 'app.js'], /--max-restarts expects an integer from 0 to 2147483647, got "-1"/],
     [['run', '--pid-file', join(dir, 'none', 'x.pid'), 'app.js'], /cannot write the pid file .*the folder .* does not exist/]
   ]
   for (const [args, message] of cases) {

@@ -110,7 +110,8 @@ function startLoad (port, load, t0) {
   let running = true
   const isRunning = () => running
   const loops = []
-  const agent = new http.Agent({ keepAlive: true, maxSockets: Math.max(1, load.clients ?? 1) })
+  // fresh: each request of the closed loops on a new connection
+  const agent = load.fresh === true ? false : new http.Agent({ keepAlive: true, maxSockets: Math.max(1, load.clients ?? 1) })
   for (let i = 0; i < (load.clients ?? 0); i++) {
     loops.push((async () => {
       while (running) {
@@ -146,7 +147,7 @@ function startLoad (port, load, t0) {
     async stop () {
       running = false
       await Promise.all(loops)
-      agent.destroy()
+      if (agent !== false) agent.destroy()
       return rec
     }
   }

@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     ms: { type: 'string', default: '4000' },
     reloads: { type: 'string', default: '5' },
+    subjects: { type: 'string', default: 'hot2,cluster,pm2,hot1' },
     out: { type: 'string', default: join(__dirname, 'results') }
   }
 })
@@ -98,16 +99,23 @@ function parented (name, workers, command, extraEnv) {
     },
     async stop () {
       parent.child.kill('SIGTERM')
-      await Promise.race([parent.exited, sleep(STEP_TIMEOUT).then(() => { throw new Error(`${name} did not stop`) })])
+      let timer
+      const late = new Promise((resolve, reject) => { timer = setTimeout(() => reject(new Error(`${name} did not stop`)), STEP_TIMEOUT) })
+      try {
+        await Promise.race([parent.exited, late])
+      } finally {
+        clearTimeout(timer)
+      }
     }
   }
 }
 
+const HOT2 = 'fastify-hot-restart run --workers 2'
 const SUBJECTS = {
-  'fastify-hot-restart run --workers 2': () => parented('fastify-hot-restart run --workers 2', 2, [CLI, 'run', '--workers', '2', '--', process.execPath, APP], { BENCH_SUBJECT: 'hot' }),
-  'node:cluster, 2 workers': () => parented('node:cluster, 2 workers', 2, [PRIMARY, '2']),
-  [`pm2 cluster, ${INSTANCES} workers`]: (c) => pm2Subject(c),
-  'fastify-hot-restart run --workers 1': () => parented('fastify-hot-restart run --workers 1', 1, [CLI, 'run', '--workers', '1', '--', process.execPath, APP], { BENCH_SUBJECT: 'hot' })
+  hot2: { name: HOT2, make: () => parented(HOT2, 2, [CLI, 'run', '--workers', '2', '--', process.execPath, APP], { BENCH_SUBJECT: 'hot' }) },
+  cluster: { name: 'node:cluster, 2 workers', make: () => parented('node:cluster, 2 workers', 2, [PRIMARY, '2']) },
+  pm2: { name: `pm2 cluster, ${INSTANCES} workers`, make: (c) => pm2Subject(c) },
+  hot1: { name: 'fastify-hot-restart run --workers 1', make: () => parented('fastify-hot-restart run --workers 1', 1, [CLI, 'run', '--workers', '1', '--', process.execPath, APP], { BENCH_SUBJECT: 'hot' }) }
 }
 
 /** Requests/s answered by `subject` under `load` over `ms`, after a warm-up, and each worker's share. */
@@ -144,19 +152,24 @@ async function main () {
     throughput: {},
     reloads: undefined
   }
-  const names = Object.keys(SUBJECTS).filter(name => {
+  const chosen = args.subjects.split(',').map(key => {
+    if (SUBJECTS[key] === undefined) throw new Error(`--subjects expects a comma-separated list of ${Object.keys(SUBJECTS).join(', ')}; got "${key}"`)
+    return SUBJECTS[key]
+  })
+  const names = chosen.filter(({ name }) => {
     const unavailable = name.startsWith('pm2') ? pm2Unavailable() : undefined
     results.subjects[name] = unavailable ?? 'measured'
     if (unavailable !== undefined) say(`${name}: skipped: ${unavailable}`)
     return unavailable === undefined
-  })
+  }).map(({ name }) => name)
+  const make = Object.fromEntries(chosen.map(({ name, make }) => [name, make]))
   for (const [loadName, load] of Object.entries(LOADS)) {
     const runs = Object.fromEntries(names.map(n => [n, []]))
     for (let r = 0; r < rounds; r++) {
       // each round starts with another subject: none always runs first on a cold machine
       const order = names.map((_, i) => names[(i + r) % names.length])
       for (const name of order) {
-        const outcome = await throughput(SUBJECTS[name](ctx), load)
+        const outcome = await throughput(make[name](ctx), load)
         runs[name].push(outcome)
         say(`${loadName}, round ${r + 1}/${rounds}: ${name}: ${outcome.rps} req/s${outcome.failed > 0 ? `, ${outcome.failed} failed` : ''}`)
       }
@@ -169,7 +182,7 @@ async function main () {
   }
 
   // reloads of the 2 workers under the keep-alive load: every request counted
-  const subject = SUBJECTS['fastify-hot-restart run --workers 2'](ctx)
+  const subject = SUBJECTS.hot2.make(ctx)
   const first = await subject.start()
   const t0 = performance.now()
   const l = startLoad(first.port, LOADS['keep-alive'], t0)

@@ -67,3 +67,39 @@ t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive 
   t.ok(pids.length >= 8, 'every generation was sampled')
   t.same(pids.filter(alive), [], 'no app process is left')
 })
+
+t.test('bench:workers, tiny: run --workers 2 and node:cluster measured side by side; reloads of the 2 workers fail no request', async t => {
+  const out = mkdtempSync(join(tmpdir(), 'fhr-workers-test-'))
+  const bench = spawn(process.execPath, [resolve(__dirname, '..', 'bench', 'workers.js'), '--subjects', 'hot2,cluster',
+    '--rounds', '1', '--ms', '500', '--reloads', '2', '--out', out], {
+    env: { ...process.env, ...NO_COVERAGE },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true
+  })
+  let exited = false
+  bench.once('exit', () => { exited = true })
+  t.teardown(() => {
+    if (!exited) try { process.kill(-bench.pid!, 'SIGKILL') } catch {}
+    rmSync(out, { recursive: true, force: true })
+  })
+  let stdout = ''
+  let stderr = ''
+  bench.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c })
+  bench.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
+  const [code] = await once(bench, 'exit')
+  t.equal(code, 0, 'the bench exits 0', { stdout, stderr })
+  const json = readdirSync(out).find(f => f.endsWith('-workers.json'))!
+  t.ok(json, 'the results JSON is written')
+  const results = JSON.parse(readFileSync(join(out, json), 'utf8'))
+  for (const load of ['keep-alive', 'new connection per request']) {
+    for (const subject of ['fastify-hot-restart run --workers 2', 'node:cluster, 2 workers']) {
+      const measured = results.throughput[load][subject]
+      t.ok(measured.rps[0] > 0, `${subject}, ${load}: ${measured.rps[0]} req/s`)
+      t.equal(measured.failed, 0)
+    }
+  }
+  t.equal(results.reloads.reloads, 2)
+  t.ok(results.reloads.requests > 100, `requests ran through the reloads (${results.reloads.requests})`)
+  t.equal(results.reloads.failed, 0, 'no request failed during the reloads')
+  t.match(stdout, /\| node:cluster, 2 workers \| \d+/, 'the table')
+})

@@ -126,6 +126,10 @@ t.test('--listen an address that cannot be bound: exit 1 with the errno', async 
   const cases: Array<[string[], string]> = [
     [['--listen', `127.0.0.1:${port}`], `--listen 127.0.0.1:${port}: cannot bind (EADDRINUSE)`],
     [['--listen', existing], `--listen ${existing}: cannot bind (EADDRINUSE): the path exists`],
+    // every address (IPv6 and IPv4): the port is taken on 127.0.0.1
+    [['--listen', String(port)], `--listen ${port}: cannot bind (EADDRINUSE)`],
+    // an address of no interface here (TEST-NET-1): no packet is sent
+    [['--listen', '192.0.2.1:0'], '--listen 192.0.2.1:0: cannot bind (EADDRNOTAVAIL)'],
     // the first one is bound, the second is not: the first is closed again
     [['--listen', '127.0.0.1:0', '--listen', `127.0.0.1:${port}`], `--listen 127.0.0.1:${port}: cannot bind (EADDRINUSE)`],
     // and its path is removed

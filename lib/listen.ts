@@ -59,6 +59,11 @@ export function bindListen (requested: ListenRequest): Held {
   const where = requested.host === '' ? String(requested.port) : `${requested.host}:${requested.port}`
   if (typeof handle === 'number') throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(handle)})`)
   const bound: { address?: string, port?: number } = {}
-  handle.getsockname!(bound)
+  // libuv defers a TCP bind's EADDRINUSE (or EACCES): getsockname reports it
+  const err = handle.getsockname!(bound)
+  if (err < 0) {
+    handle.close()
+    throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(err)})`)
+  }
   return { entry: { fd: 0, kind: 'tcp', requested, address: bound.address, port: bound.port }, handle }
 }

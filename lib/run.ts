@@ -3,6 +3,7 @@
  * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
+import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { checkPidFile } from './pid-file'
 import { jsonLogger } from './node'
@@ -107,7 +108,11 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       log.info({ address: describeEntry(listening.at(-1)!.entry) }, 'hot-restart supervisor: bound (--listen)')
     }
   } catch (err) {
-    for (const { handle } of listening) handle.close()
+    for (const { entry, handle } of listening) {
+      handle.close()
+      // a unix socket bound under a temporary name and renamed: closing it leaves the path
+      if (entry.path !== undefined) rmSync(entry.path, { force: true })
+    }
     log.error({ err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED
   }

@@ -119,11 +119,14 @@ export class Supervisor {
     const bound = this.sockets.map(({ entry }) => entry)
     const first = await this.spawnGroup()
     this.serve(first, undefined)
-    for (const entry of bound) {
-      if (!this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry))) {
-        throw new Error(`generation 1 does not listen on ${describeEntry(entry)} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ') || 'nothing'}; ` +
-          'the app must listen on the same host and port (or path) as --listen')
-      }
+    // what generation 1 handed back replaced what was bound (it always hands back something:
+    // with nothing received, the sockets held stay the bound ones)
+    const missing = bound.filter(entry => !this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry)))
+    if (missing.length > 0) {
+      // the supervisor's handle is closed: a path bound for --listen that nobody serves goes too
+      for (const { path } of missing) if (path !== undefined) rmSync(path, { force: true })
+      throw new Error(`generation 1 does not listen on ${missing.map(describeEntry).join(', ')} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ')}; ` +
+        'the app must listen on the same host and port (or path) as --listen')
     }
     if (this.options.pidFile !== undefined) writeServing(this.options.pidFile, process.pid, this.generation)
     this.writeStatusFile() // with the attempts already counted (refused while starting)

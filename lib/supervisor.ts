@@ -143,7 +143,7 @@ export class Supervisor {
    * Spawns one worker on the sockets held (none: it binds its own); resolves once it is ready,
    * with the sockets it serves.
    */
-  private async spawnWorker (generation: number): Promise<{ worker: Worker, received: Held[] }> {
+  private async spawnWorker (generation: number, siblings = new Set<Successor>()): Promise<{ worker: Worker, received: Held[] }> {
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
     const received: Held[] = []
     const successor = spawnSuccessor({
@@ -157,9 +157,14 @@ export class Supervisor {
       env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) }
     })
     const child = successor.process
+    const unbooted = (): void => {
+      this.booting.delete(successor)
+      siblings.delete(successor)
+    }
     this.booting.add(successor)
+    siblings.add(successor)
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
-    if (child.pid === undefined) await successor.ready.finally(() => this.booting.delete(successor))
+    if (child.pid === undefined) await successor.ready.finally(unbooted)
     this.log.info({ generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
@@ -179,7 +184,7 @@ export class Supervisor {
       for (const { handle } of received) handle.close()
       throw err
     } finally {
-      this.booting.delete(successor)
+      unbooted()
     }
     return { worker, received }
   }
@@ -193,7 +198,8 @@ export class Supervisor {
     const generation = ++this.started
     const group: Group = { workers: new Set(), predecessor: undefined }
     const ready: Array<{ worker: Worker, received: Held[] }> = []
-    const spawnOne = (): Promise<void> => this.spawnWorker(generation).then(r => { ready.push(r) })
+    const siblings = new Set<Successor>()
+    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings).then(r => { ready.push(r) })
     try {
       // with no socket to inherit, the first worker binds alone; the others inherit from it
       if (this.sockets.length === 0) {
@@ -202,13 +208,20 @@ export class Supervisor {
         ready[0]!.received = []
       }
       const rest = Array.from({ length: this.workers - ready.length }, spawnOne)
-      const failed = (await Promise.allSettled(rest)).find(r => r.status === 'rejected')
-      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+      let failure: { err: unknown } | undefined
+      await Promise.all(rest.map(booted => booted.catch((err: unknown) => {
+        // the first failure is the generation's: the workers still booting are killed now
+        if (failure !== undefined) return
+        failure = { err }
+        for (const sibling of siblings) void sibling.kill()
+      })))
+      if (failure !== undefined) throw failure.err
       // a worker that said ready and exited while the others booted
       const gone = ready.find(r => r.worker.exit !== undefined)
       if (gone !== undefined) {
         const { code, signal } = gone.worker.exit!
-        throw new SuccessorExitedError(gone.worker.pid, signal === null ? `exited with code ${code}` : `was killed by ${signal}`, ': the other workers of its generation were still booting')
+        throw new SuccessorExitedError(gone.worker.pid, signal === null ? `exited with code ${code}` : `was killed by ${signal}`,
+          ': it had said ready, but a generation is ready once all its workers are, and the others were still booting')
       }
     } catch (err) {
       for (const { worker, received } of ready) {

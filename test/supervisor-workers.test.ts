@@ -118,13 +118,28 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   t.ok(gen5.serving.every(alive), 'the serving workers serve on')
   await served(load.outcome, gen5.serving, 'both workers of generation 5, after the failed reload')
 
-  // a reload in which one new worker dies and the other becomes ready: the ready one, which
-  // accepted connections meanwhile, is shut down gracefully
+  // a reload in which one new worker dies while the other still boots: that one is killed at
+  // once (the reload does not wait for it to boot or time out)
   writeFileSync(bootFile, 'hold')
+  from = s.lines.length
+  const reloadingA = cliReload(s.pidFile)
+  const heldA = await s.waitFor(l => l.msg === 'boot: holding', 'a new worker', from)
+  const otherA = await s.waitFor(l => l.msg === 'boot: holding' && l.pid !== heldA.pid, 'the other new worker', from)
+  process.kill(heldA.pid, 'SIGKILL')
+  const failedA = await reloadingA
+  t.equal(failedA.code, EXIT.failed)
+  t.match(failedA.err, `the successor (pid ${heldA.pid}) was killed by SIGKILL before it was ready`)
+  t.notOk(alive(otherA.pid), 'the worker still booting was killed, not waited for')
+  t.ok(gen5.serving.every(alive), 'the serving workers serve on')
+
+  // a reload in which one new worker dies and the other has become ready: the ready one, which
+  // accepted connections meanwhile, is shut down gracefully
   from = s.lines.length
   const reloading = cliReload(s.pidFile)
   const held = await s.waitFor(l => l.msg === 'boot: holding', 'a new worker', from)
   const other2 = await s.waitFor(l => l.msg === 'boot: holding' && l.pid !== held.pid, 'the other new worker', from)
+  rmSync(`${bootFile}.${other2.pid}`)
+  await s.waitFor(l => l.pid === other2.pid && l.msg === 'hot-restart: ready', 'the other new worker to be ready', from)
   process.kill(held.pid, 'SIGKILL')
   rmSync(bootFile)
   const mixed = await reloading
@@ -145,7 +160,7 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   from = s.lines.length
   process.kill(supervisorPid, 'SIGTERM')
   t.equal(await s.ended, 0, 'SIGTERM: the supervisor exits 0')
-  t.notOk([...all, ...started, held.pid].some(alive), 'no worker is left')
+  t.notOk([...all, ...started, held.pid, heldA.pid, otherA.pid].some(alive), 'no worker is left')
   t.same(s.lines.slice(from).filter(l => l.msg === 'hot-restart: shut down').map(l => l.pid).sort(), [...gen5.serving].sort(), 'both serving workers shut down gracefully')
 })
 
@@ -182,7 +197,7 @@ t.test('--workers 2: a worker of generation 1 that fails, or exits while the oth
     rmSync(bootFile)
     t.equal(await s.ended, 1, `a worker that died (${death}) while the other booted: exit 1`)
     t.match(s.lines.find(l => String(l.msg).startsWith('hot-restart supervisor: the first generation failed to start')),
-      { msg: `the successor (pid ${first}) ${death === 'SIGKILL' ? 'was killed by SIGKILL' : 'exited with code 1'} before it was ready: the other workers of its generation were still booting` })
+      { msg: `the successor (pid ${first}) ${death === 'SIGKILL' ? 'was killed by SIGKILL' : 'exited with code 1'} before it was ready: it had said ready, but a generation is ready once all its workers are, and the others were still booting` })
     t.ok(s.lines.some(l => l.pid === second && l.msg === 'hot-restart: shut down'), 'the other worker, ready, was shut down gracefully')
     t.notOk(alive(second!))
   }

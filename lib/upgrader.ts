@@ -130,7 +130,8 @@ export class Upgrader {
     this.generation = manifest?.generation ?? 1
     this.cwd = manifest?.cwd ?? initialCwd()
     // under a supervisor, it owns the pid file and runs the upgrades (see supervised.ts)
-    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined) : undefined
+    // the workers of generation 1 (`run --workers`) inherit sockets but replace nobody
+    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     if (this.predecessor?.alive === true) {

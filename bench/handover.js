@@ -50,7 +50,7 @@ const rows = { hot: [], bare: [] }
 
 async function main () {
   reports = await startReports(dir)
-  const first = start('hot')
+  start('hot')
   let current = await reports.nextListening(0, 'the first app to listen')
   const load = args.load === undefined ? undefined : startLoad(current.port, WORKLOADS[args.load].load, performance.now())
   await new Promise(resolve => setTimeout(resolve, 1000))
@@ -77,7 +77,7 @@ async function main () {
       'successor: require(plugin) done': succ['require ..'],
       'successor: listen() called': succ['listen called'],
       'successor: listening': succ.listening,
-      'successor: app.listen() resolved (reported)': epoch(current.listeningAt),
+      'successor: app.listen() resolved (the bench\'s handover end, as its report arrives)': epoch(current.listeningAt),
       'successor: ready sent': succ['message sent'],
       'predecessor: ready received': pred['message from successor']
     }, signalAt))
@@ -93,7 +93,7 @@ async function main () {
       'require(fastify) done': be['require fastify'],
       'listen() called': be['listen called'],
       listening: be.listening,
-      'app.listen() resolved (reported)': epoch(b.listeningAt)
+      'app.listen() resolved (as its report arrives)': epoch(b.listeningAt)
     }, spawnAt))
     bare.kill('SIGTERM')
     await reports.exited(bare.pid, 30000)
@@ -102,7 +102,6 @@ async function main () {
   if (load !== undefined) await load.stop()
   process.kill(current.pid, 'SIGTERM')
   await reports.exited(current.pid, 30000)
-  void first
   print('reload with fastify-hot-restart: ms since the signal (SIGUSR2 sent)', rows.hot)
   print('bare boot: ms since the spawn', rows.bare)
 }

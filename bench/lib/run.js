@@ -93,6 +93,27 @@ async function measureBoot (ctx, n, load, subject = 'bare') {
 }
 
 /**
+ * fastify-hot-restart's handover (signal -> the successor's listen() has resolved), `n`
+ * reloads of one app with no load: the like-for-like comparison with the idle boot of
+ * measureBoot (the workloads' handovers are measured under their load).
+ */
+async function measureHandover (ctx, n) {
+  const subject = SUBJECTS.hot(ctx)
+  await subject.start()
+  const times = []
+  try {
+    for (let i = 0; i < n; i++) {
+      const r = await subject.reload()
+      times.push(r.listeningAt - r.triggeredAt)
+    }
+  } finally {
+    await subject.stop()
+  }
+  const s = summarize(times, Infinity)
+  return { runs: n, p50: round(s.p50), p99: round(s.p99), max: round(s.max), all: times.map(t => round(t)) }
+}
+
+/**
  * Steady throughput (requests/s) of the plugin's app against bare Fastify on the same routes,
  * the W1 load, `pairs` alternating runs of `ms` each.
  */
@@ -126,4 +147,4 @@ async function measureThroughput (ctx, load, pairs, ms) {
   }
 }
 
-module.exports = { runOne, measureBoot, measureThroughput }
+module.exports = { runOne, measureBoot, measureHandover, measureThroughput }

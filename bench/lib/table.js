@@ -74,6 +74,18 @@ function goals (results, subject = 'fastify-hot-restart') {
         `, ${f(results.bootUnderLoad.p50, 0)} ms under the W1 load; the app with the plugin boots in ${f(results.bootWithPlugin.p50, 0)} ms idle, ${f(results.bootWithPluginUnderLoad.p50, 0)} ms under load`,
       met: worst <= results.boot.p50 + 25
     })
+    // the same goal with both sides measured in the same conditions (no load; the W1 load)
+    const w1 = runs.find(r => r.workload === 'W1')
+    if (results.handoverIdle !== undefined && w1 !== undefined) {
+      const idle = results.handoverIdle.p50
+      const loaded = w1.handoverMs.p50
+      out.push({
+        goal: 'the same, both sides in the same conditions: handover with no load <= bare boot with no load + 25 ms; W1 handover <= bare boot under the W1 load + 25 ms',
+        measured: `no load: handover p50 ${f(idle, 0)} ms vs bare boot ${f(results.boot.p50, 0)} ms (limit ${f(results.boot.p50 + 25, 0)} ms); ` +
+          `W1: handover p50 ${f(loaded, 0)} ms vs bare boot under the W1 load ${f(results.bootUnderLoad.p50, 0)} ms (limit ${f(results.bootUnderLoad.p50 + 25, 0)} ms)`,
+        met: idle <= results.boot.p50 + 25 && loaded <= results.bootUnderLoad.p50 + 25
+      })
+    }
   }
   if (results.throughput !== undefined) {
     out.push({

@@ -152,7 +152,7 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   all.push(other2.pid)
 
   const outcome = await load.stop()
-  t.comment(`--workers 2: 3 reloads (+2 failed), 1 crash restart, requests: ${outcome.ok + outcome.failed}, failed: ${outcome.failed} ${JSON.stringify(outcome.failures)}, by pid: ${JSON.stringify(outcome.byPid)}`)
+  t.comment(`--workers 2: 3 reloads (+3 failed), 1 crash restart, requests: ${outcome.ok + outcome.failed}, failed: ${outcome.failed} ${JSON.stringify(outcome.failures)}, by pid: ${JSON.stringify(outcome.byPid)}`)
   t.equal(outcome.failed, 0, 'no request failed')
   for (const pid of all) if (pid !== other2.pid) t.ok(outcome.byPid[pid] > 0, `pid ${pid} served requests`)
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file still names the supervisor')

@@ -8,6 +8,7 @@ const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs')
 const os = require('node:os')
 const { join, relative } = require('node:path')
 const { parseArgs } = require('node:util')
+const { runBounded } = require('./lib/bounded')
 const { startReports } = require('./lib/reports')
 const { SUBJECTS, killAll } = require('./lib/subjects')
 const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
@@ -54,11 +55,6 @@ function cleanup () {
   })()
   return cleaned
 }
-const limit = setTimeout(() => {
-  say(`bench: gave up after ${plan.limitMs} ms; killing what it started`)
-  cleanup().finally(() => process.exit(2))
-}, plan.limitMs)
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)))
 
 async function main () {
   ctx.reports = await startReports(dir)
@@ -150,13 +146,4 @@ async function main () {
   return code
 }
 
-main().then(async code => {
-  await cleanup()
-  clearTimeout(limit)
-  process.exitCode = code
-}, async err => {
-  say(`bench: ${err.stack}`)
-  await cleanup()
-  clearTimeout(limit)
-  process.exitCode = 2
-})
+runBounded(main, cleanup, plan.limitMs, say)

@@ -18,6 +18,7 @@ const os = require('node:os')
 const { join, relative } = require('node:path')
 const { parseArgs } = require('node:util')
 const { startLoad } = require('./lib/client')
+const { runBounded } = require('./lib/bounded')
 const { startReports } = require('./lib/reports')
 const { killAll, STEP_TIMEOUT } = require('./lib/subjects')
 const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
@@ -62,14 +63,6 @@ function spawnLogged (file, argv, extraEnv) {
   return { child, exited }
 }
 
-/** Resolves with the `n` processes that reported listening since `since`, not in `not`. */
-function listening (n, since, not, what) {
-  return ctx.reports.waitFor(ps => {
-    const found = [...ps.values()].filter(p => p.listeningAt >= since && p.exitedAt === undefined && !not.has(p.pid))
-    return found.length >= n ? found.slice(0, n) : undefined
-  }, what, STEP_TIMEOUT)
-}
-
 /** A subject whose processes all start from one parent (the supervisor, or cluster's primary). */
 function parented (name, workers, command, extraEnv) {
   let parent
@@ -80,7 +73,7 @@ function parented (name, workers, command, extraEnv) {
       const since = performance.now()
       parent = spawnLogged(process.execPath, command, extraEnv)
       current = await Promise.race([
-        listening(workers, since, new Set(), `${name} to listen`),
+        ctx.reports.listening(workers, since, `${name} to listen`, new Set(), STEP_TIMEOUT),
         parent.exited.then(() => { throw new Error(`${name} exited before it listened; see ${join(dir, 'processes.log')}`) })
       ])
       return current[0]
@@ -92,7 +85,7 @@ function parented (name, workers, command, extraEnv) {
       const seen = new Set(ctx.reports.processes.keys())
       const triggeredAt = performance.now()
       process.kill(parent.child.pid, 'SIGHUP')
-      current = await listening(workers, triggeredAt, seen, `the new workers of ${name}`)
+      current = await ctx.reports.listening(workers, triggeredAt, `the new workers of ${name}`, seen, STEP_TIMEOUT)
       await Promise.all(from.map(p => ctx.reports.exited(p.pid, STEP_TIMEOUT)))
       await Promise.all(current.map(p => ctx.reports.settled(p.pid, STEP_TIMEOUT)))
       return { handoverMs: Math.max(...current.map(p => p.listeningAt)) - triggeredAt }
@@ -226,23 +219,9 @@ function cleanup () {
     for (const pid of ctx.spawned) try { process.kill(pid, 'SIGKILL') } catch {}
     await killPm2(ctx)
     if (ctx.reports !== undefined) await ctx.reports.close()
-    if (process.exitCode !== 2) rmSync(dir, { recursive: true, force: true })
+    rmSync(dir, { recursive: true, force: true })
   })()
   return cleaned
 }
-const limit = setTimeout(() => {
-  say(`bench: gave up after ${limitMs} ms; killing what it started`)
-  cleanup().finally(() => process.exit(2))
-}, limitMs)
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => cleanup().finally(() => process.exit(130)))
 
-main().then(async code => {
-  await cleanup()
-  clearTimeout(limit)
-  process.exitCode = code
-}, async err => {
-  say(`bench: ${err.stack}`)
-  await cleanup()
-  clearTimeout(limit)
-  process.exitCode = 2
-})
+runBounded(main, cleanup, limitMs, say)

@@ -13,9 +13,7 @@ import { once } from 'node:events'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import t from 'tap'
-
-const BENCH = resolve(__dirname, '..', 'bench', 'bench.js')
+import t, { type Test } from 'tap'
 
 // tap's own switch (@tapjs/processinfo): no coverage from this process and its descendants
 const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
@@ -24,10 +22,13 @@ const alive = (pid: number): boolean => {
   try { process.kill(pid, 0); return true } catch { return false }
 }
 
-t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
+/**
+ * Runs a bench script (its own process group, no coverage) with `--out` a temp folder; the
+ * teardown kills the group and removes the folder.
+ */
+async function runBench (t: Test, script: string, args: string[]): Promise<{ code: number | null, stdout: string, stderr: string, out: string }> {
   const out = mkdtempSync(join(tmpdir(), 'fhr-bench-test-'))
-  const bench = spawn(process.execPath, [BENCH, '--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
-    '--reloads', '3', '--steady-ms', '0', '--no-extras', '--out', out, '--limit-ms', '90000'], {
+  const bench = spawn(process.execPath, [resolve(__dirname, '..', 'bench', script), ...args, '--out', out], {
     env: { ...process.env, ...NO_COVERAGE },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true
@@ -43,6 +44,12 @@ t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive 
   bench.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c })
   bench.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
   const [code] = await once(bench, 'exit')
+  return { code, stdout, stderr, out }
+}
+
+t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
+  const { code, stdout, stderr, out } = await runBench(t, 'bench.js', ['--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
+    '--reloads', '3', '--steady-ms', '0', '--no-extras', '--limit-ms', '90000'])
   t.comment(stderr.trim())
   // the output shows only if the assertion fails
   t.equal(code, 0, 'the bench exits 0', { stdout, stderr })
@@ -69,24 +76,7 @@ t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive 
 })
 
 t.test('bench:workers, tiny: run --workers 2 and node:cluster measured side by side; reloads of the 2 workers fail no request', async t => {
-  const out = mkdtempSync(join(tmpdir(), 'fhr-workers-test-'))
-  const bench = spawn(process.execPath, [resolve(__dirname, '..', 'bench', 'workers.js'), '--subjects', 'hot2,cluster',
-    '--rounds', '1', '--ms', '500', '--reloads', '2', '--out', out], {
-    env: { ...process.env, ...NO_COVERAGE },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true
-  })
-  let exited = false
-  bench.once('exit', () => { exited = true })
-  t.teardown(() => {
-    if (!exited) try { process.kill(-bench.pid!, 'SIGKILL') } catch {}
-    rmSync(out, { recursive: true, force: true })
-  })
-  let stdout = ''
-  let stderr = ''
-  bench.stdout!.setEncoding('utf8').on('data', (c: string) => { stdout += c })
-  bench.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr += c })
-  const [code] = await once(bench, 'exit')
+  const { code, stdout, stderr, out } = await runBench(t, 'workers.js', ['--subjects', 'hot2,cluster', '--rounds', '1', '--ms', '500', '--reloads', '2'])
   t.equal(code, 0, 'the bench exits 0', { stdout, stderr })
   const json = readdirSync(out).find(f => f.endsWith('-workers.json'))!
   t.ok(json, 'the results JSON is written')

@@ -35,8 +35,6 @@ function pm2Subject (ctx) {
   let runs = 0
   // the workers of the current generation
   let current = []
-  const listeningAfter = (since, not) => [...ctx.reports.processes.values()]
-    .filter(p => p.listeningAt >= since && !not.has(p.pid))
   return {
     name: 'pm2 reload (cluster)',
     async start () {
@@ -55,10 +53,7 @@ function pm2Subject (ctx) {
       }))
       const since = performance.now()
       await pm2(ctx, ['start', ecosystem])
-      current = await ctx.reports.waitFor(() => {
-        const ps = listeningAfter(since, new Set())
-        return ps.length >= INSTANCES ? ps.slice(0, INSTANCES) : undefined
-      }, 'the pm2 workers to listen', STEP_TIMEOUT)
+      current = await ctx.reports.listening(INSTANCES, since, 'the pm2 workers to listen', new Set(), STEP_TIMEOUT)
       return current[0]
     },
     serving: () => current.map(p => p.pid),
@@ -67,10 +62,7 @@ function pm2Subject (ctx) {
       const seen = new Set(ctx.reports.processes.keys())
       const triggeredAt = performance.now()
       await pm2(ctx, ['reload', name])
-      current = await ctx.reports.waitFor(() => {
-        const ps = listeningAfter(triggeredAt, seen)
-        return ps.length >= INSTANCES ? ps.slice(0, INSTANCES) : undefined
-      }, 'the new pm2 workers to listen', STEP_TIMEOUT)
+      current = await ctx.reports.listening(INSTANCES, triggeredAt, 'the new pm2 workers to listen', seen, STEP_TIMEOUT)
       const old = await Promise.all(from.map(p => ctx.reports.exited(p.pid, STEP_TIMEOUT)))
       return {
         triggeredAt,

@@ -64,6 +64,13 @@ async function startReports (dir) {
     nextListening (since, what, not = new Set(), timeout) {
       return this.waitFor(ps => [...ps.values()].find(p => p.listeningAt >= since && !not.has(p.pid)), what, timeout)
     },
+    /** Resolves with the first `n` live processes that listen after `since` (pids not in `not`). */
+    listening (n, since, what, not = new Set(), timeout) {
+      return this.waitFor(ps => {
+        const found = [...ps.values()].filter(p => p.listeningAt >= since && p.exitedAt === undefined && !not.has(p.pid))
+        return found.length >= n ? found.slice(0, n) : undefined
+      }, what, timeout)
+    },
     /** Resolves once `pid` has reported `settled`. */
     settled (pid, timeout) {
       return this.waitFor(ps => ps.get(pid)?.settledAt !== undefined ? ps.get(pid) : undefined, `pid ${pid} to learn that its predecessor exited`, timeout)

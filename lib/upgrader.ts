@@ -25,6 +25,7 @@ import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
 } from './errors'
+import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
@@ -34,12 +35,7 @@ import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
-/** A pino-compatible logger. */
-export interface Logger {
-  info (obj: object, msg: string): void
-  warn (obj: object, msg: string): void
-  error (obj: object, msg: string): void
-}
+export type { Logger } from './log'
 
 /** What a successful upgrade resolves with. */
 export interface UpgradeResult {

@@ -99,7 +99,6 @@ async function stream (rec, port, running) {
   }
 }
 
-
 /**
  * Starts a workload's load against 127.0.0.1:`port`. The client's own event-loop delay is
  * recorded meanwhile (`recorder.clientLag`, ms, once stopped): a client that is stalled itself

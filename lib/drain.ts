@@ -16,6 +16,7 @@ import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
+import type { Handover } from './handover'
 
 /** The default of how long a kept-alive socket may stay idle once the drain starts (ms). */
 export const IDLE_GRACE = 5000
@@ -114,6 +115,8 @@ export interface DrainReport {
   forced: number
   /** Requests (HTTP/2 streams) in flight on what was forced. */
   forcedRequests: number
+  /** Connections handed to the successor (see handover.ts). */
+  moved: number
   durationMs: number
 }
 
@@ -144,16 +147,21 @@ export function stopAccepting (server: net.Server): void {
  * `idleGrace` ms: until then its client's next request is served with `Connection: close`,
  * and closing it cannot race that request.
  */
-export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE): Promise<DrainReport> {
+export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE, handover?: Handover): Promise<DrainReport> {
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
   const states: Tracked[] = []
-  const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, durationMs: 0 }
+  const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, durationMs: 0 }
+  // a connection left to the hand-over gets no `Connection: close`: it moves after its response
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    if (handover?.keeps(req.socket) !== true) return markClose(req, res)
+    res.once('finish', () => handover.move([req.socket]))
+  }
   for (const server of servers) {
     stopAccepting(server)
     const own = tracked.get(server)
     if (own === undefined) continue
-    server.prependListener('request', markClose)
+    server.prependListener('request', onRequest)
     for (const socket of own.sockets) sockets.add(socket)
     own.draining = true
     states.push(own)
@@ -166,7 +174,8 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
     const res = socket._httpMessage
-    if (res && !res.headersSent) res.setHeader('connection', 'close')
+    if (handover?.keeps(socket) === true) res?.once('finish', () => handover.move([socket]))
+    else if (res && !res.headersSent) res.setHeader('connection', 'close')
   }
 
   // what each socket looked like at the last sweep: bytes read, and since when it is idle
@@ -176,13 +185,16 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     const done = (): void => {
       clearInterval(sweeper)
       clearTimeout(deadline)
+      report.moved = handover?.report.moved ?? 0
       report.durationMs = Math.round(performance.now() - started)
       resolve(report)
     }
     const sweep = (): void => {
       const now = performance.now()
+      const movable: TrackedSocket[] = []
       for (const socket of sockets) {
         if (socket.destroyed) { sockets.delete(socket); continue }
+        if (handover?.keeps(socket) === true) { movable.push(socket); continue }
         // an upgraded connection (WebSocket, CONNECT) has left HTTP (its parser is freed): it is
         // never idle in the keep-alive sense; the app ends it (onDrain) or the deadline does
         const upgraded = (socket as { parser?: unknown }).parser === null
@@ -200,6 +212,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
           socket.destroy()
         }
       }
+      handover?.move(movable)
       if (sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
     }
     const sweeper = setInterval(sweep, SWEEP_EVERY)

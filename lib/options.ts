@@ -28,6 +28,15 @@ export interface HotRestartOptions {
    */
   idleGrace?: number
   /**
+   * Once the successor is ready, hand each HTTP/1.1 connection (plain TCP or unix socket) to it
+   * at a request boundary instead of answering `Connection: close` and closing it when idle: its
+   * client's next request is answered by the successor on the same connection. Connections
+   * that cannot move (TLS, HTTP/2, WebSocket) are drained as before. Standalone mode only (under
+   * `fastify-hot-restart run` connections are drained).
+   * @default true
+   */
+  connectionHandover?: boolean
+  /**
    * Graceful SIGTERM/SIGINT through close-with-grace (the reload signal is skipped):
    * `true`, `false`, or close-with-grace options (`delay`, `skip`, ...).
    * @default true
@@ -49,6 +58,7 @@ export interface ResolvedOptions {
   drainTimeout: number
   atExitTimeout: number
   idleGrace: number
+  connectionHandover: boolean
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
 }
@@ -63,7 +73,7 @@ export const defaults = {
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeWithGrace', 'readinessUrl'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'connectionHandover', 'closeWithGrace', 'readinessUrl'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -130,6 +140,9 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     throw invalid('readinessUrl', 'a path such as "/ready" (starting with a slash, no query)', readinessUrl)
   }
 
+  const connectionHandover = opts.connectionHandover ?? true
+  if (typeof connectionHandover !== 'boolean') throw invalid('connectionHandover', 'a boolean', opts.connectionHandover)
+
   let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
   const cwg = opts.closeWithGrace ?? true
   if (cwg === true) {
@@ -156,6 +169,7 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     drainTimeout: timeout(opts, 'drainTimeout'),
     atExitTimeout: timeout(opts, 'atExitTimeout'),
     idleGrace: timeout(opts, 'idleGrace', 0),
+    connectionHandover,
     closeWithGrace,
     readinessUrl: readinessUrl as string | undefined
   }

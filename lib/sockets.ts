@@ -312,6 +312,12 @@ export class Sockets {
     this.onListening?.(listener)
   }
 
+  /** The server that listens on the inherited socket `fd`, if any. */
+  serverFor (fd: number): net.Server | undefined {
+    for (const listener of this.listeners) if (listener.inherited?.fd === fd) return listener.server
+    return undefined
+  }
+
   /**
    * Closes the inherited sockets that no listen call claimed (once the successor is ready).
    * @returns the entries closed
@@ -330,9 +336,11 @@ export class Sockets {
  * entries (fd 3, 4, ... in the order of `listeners`, then `datagrams`) and the fds to put at
  * those positions of its stdio.
  */
-export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Datagram> = []): { entries: SocketEntry[], fds: number[] } {
+export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Datagram> = []): { entries: SocketEntry[], fds: number[], servers: Map<net.Server, number> } {
   const entries: SocketEntry[] = []
   const fds: number[] = []
+  // each server's listening socket as the successor will know it (its fd there)
+  const servers = new Map<net.Server, number>()
   for (const { server, requested, name } of listeners) {
     const fd = fdOf(server)
     const address = server.address()
@@ -344,6 +352,7 @@ export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Dat
       entries.push({ fd: position, kind: 'tcp', requested, address: address.address, port: address.port, name })
     }
     fds.push(fd)
+    servers.set(server, position)
   }
   for (const { socket, requested, name } of datagrams) {
     const fd = datagramFd(socket)
@@ -352,7 +361,7 @@ export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Dat
     entries.push({ fd: FIRST_FD + fds.length, kind: 'udp', name, requested, address, port })
     fds.push(fd)
   }
-  return { entries, fds }
+  return { entries, fds, servers }
 }
 
 /** `127.0.0.1:3000`, `[::1]:3000` or a unix socket path. */

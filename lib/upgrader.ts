@@ -18,9 +18,10 @@
  */
 import dgram from 'node:dgram'
 import { realpathSync } from 'node:fs'
-import type net from 'node:net'
+import net from 'node:net'
 import { AtExitHooks, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
+import { adopt, Handover, isConnectionMessage } from './handover'
 import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
@@ -130,6 +131,8 @@ export class Upgrader {
     this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
+    // a standalone predecessor hands its connections over once this process is ready
+    if (this.supervisor === undefined && this.predecessor?.alive === true) this.adoptConnections()
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
         if (this.state !== 'closed') log.info({ event: 'predecessor.exited', predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
@@ -303,7 +306,7 @@ export class Upgrader {
     this.state = 'upgrading'
     this.record(attempt, { state: 'upgrading' })
     const started = performance.now()
-    const { entries, fds } = handOver(this.sockets.listeners, this.sockets.datagrams)
+    const { entries, fds, servers } = handOver(this.sockets.listeners, this.sockets.datagrams)
     const generation = this.generation + 1
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
@@ -329,7 +332,11 @@ export class Upgrader {
     successor.process.unref()
     this.log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
       'hot-restart: the successor is ready; draining')
-    this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
+    const child = successor.process
+    const handover = this.options.connectionHandover
+      ? new Handover({ send: (message, socket, options, done) => child.send(message, socket, options, done) }, servers)
+      : undefined
+    this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt }, handover)
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }
   }
@@ -342,7 +349,7 @@ export class Upgrader {
     return this.finish('shutdown', undefined)
   }
 
-  private finish (reason: 'upgrade' | 'shutdown', upgrade: { successorPid: number, generation: number, signalToReadyMs: number, readyAt: number } | undefined): Promise<void> {
+  private finish (reason: 'upgrade' | 'shutdown', upgrade: { successorPid: number, generation: number, signalToReadyMs: number, readyAt: number } | undefined, handover?: Handover): Promise<void> {
     this.closing ??= (async () => {
       if (this.successor !== undefined) {
         this.log.info({ event: 'upgrade.aborted', successorPid: this.successor.pid }, 'hot-restart: stopping the successor that is booting')
@@ -352,7 +359,7 @@ export class Upgrader {
       if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
       const listeners = [...this.sockets.listeners]
       const servers = new Set<net.Server>(listeners.map(l => l.server))
-      const draining = drain(servers, this.options.drainTimeout, this.options.idleGrace)
+      const draining = drain(servers, this.options.drainTimeout, this.options.idleGrace, handover)
       // the successor reads from its own copy of each UDP socket: this one stops reading
       for (const { socket } of [...this.sockets.datagrams]) stopReceiving(socket)
       // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them
@@ -389,6 +396,7 @@ export class Upgrader {
           successorPid: upgrade?.successorPid,
           generation: upgrade?.generation ?? this.generation,
           ...timings,
+          moved: drained.moved,
           closedIdle: drained.closedIdle,
           goaway: drained.goaway,
           forced: drained.forced,
@@ -418,6 +426,28 @@ export class Upgrader {
     if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
     this.removeListenHook()
     for (const dispose of this.disposers.splice(0)) dispose()
+  }
+
+  /**
+   * In a successor: the predecessor sends each of its HTTP/1.1 connections once this process is
+   * ready (handover.ts); the server on the same inherited socket adopts it. A connection that
+   * no server here can take (its socket is no longer listened on), or that arrives once this
+   * process drains, is closed: its client sees an idle connection close.
+   */
+  private adoptConnections (): void {
+    const onMessage = (message: unknown, handle: unknown): void => {
+      if (!isConnectionMessage(message)) return
+      // the client closed the connection while it was on its way
+      if (!(handle instanceof net.Socket)) return
+      const server = this.sockets.serverFor(message.fd)
+      if (server === undefined || this.draining) handle.destroy()
+      else adopt(server, handle)
+    }
+    const stop = (): void => { process.removeListener('message', onMessage) }
+    process.on('message', onMessage)
+    // the channel closes with the predecessor: nothing more can arrive
+    this.predecessor?.exited.then(stop)
+    this.disposers.push(stop)
   }
 
   /** Adds something to undo when this upgrader is disposed of. */

@@ -1,0 +1,168 @@
+/**
+ * Connection hand-over: once the successor is ready, the predecessor moves each HTTP/1.1
+ * connection that sits between two requests to the successor over the IPC channel (the socket's
+ * handle travels by SCM_RIGHTS), where the server that serves the same inherited listening
+ * socket adopts it as if it had accepted it. The client's next request is answered by the
+ * successor on the same TCP connection: no `Connection: close`, no reconnect, no idle close to
+ * race.
+ *
+ * A connection moves only at a request boundary, with nothing read into the predecessor that
+ * the successor would need (bytes still in the kernel's receive buffer move with the fd; bytes
+ * already read do not): reading is stopped first, then the connection must have no response in
+ * progress or queued (pipelined requests), no request begun (the HTTP parser has not seen the
+ * first byte of a new message), no bytes waiting to be written, and not have left HTTP (an
+ * upgraded connection). Otherwise it is answered here and tried again after its response.
+ * What cannot move (TLS, HTTP/2, upgraded connections, a failed send) keeps the old drain.
+ */
+import http from 'node:http'
+import https from 'node:https'
+import net from 'node:net'
+
+/** The message that carries a connection; the handle travels with it. */
+export interface ConnectionMessage {
+  hotRestart: 'connection'
+  /** The fd (in the successor) of the inherited listening socket that accepted the connection. */
+  fd: number
+}
+
+/** Whether a message received over the IPC channel is a connection message of the right shape. */
+export function isConnectionMessage (message: unknown): message is ConnectionMessage {
+  const m = message as Partial<ConnectionMessage> | null
+  return typeof m === 'object' && m !== null && m.hotRestart === 'connection' && Number.isInteger(m.fd)
+}
+
+/** A socket of a node:http server, with the fields Node keeps on it. */
+interface HttpSocket extends net.Socket {
+  _httpMessage?: http.ServerResponse | null
+  /** The HTTP parser; null once the connection left HTTP (upgrade) or closed. */
+  parser?: unknown
+  _server?: net.Server | null
+}
+
+/** Node's list of a server's HTTP connections (`http.Server[kConnections]`), by its symbol's name. */
+interface ConnectionsList { idle (): Array<{ socket?: net.Socket }> }
+
+function connectionsList (server: http.Server): ConnectionsList | undefined {
+  const key = Object.getOwnPropertySymbols(server).find(symbol => symbol.description === 'http.server.connections')
+  return key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList>)[key]
+}
+
+/** Whether the connections of `server` can move: plain HTTP/1.1 (TCP or unix), not TLS, not HTTP/2. */
+export function canMove (server: net.Server): server is http.Server {
+  return server instanceof http.Server && !(server instanceof https.Server) && connectionsList(server) !== undefined
+}
+
+/**
+ * The sockets of `server` whose HTTP parser is between two messages (Node's own notion of an
+ * idle connection, which `closeIdleConnections()` uses): no request has begun on them.
+ */
+export function parserIdle (server: http.Server): Set<net.Socket> {
+  const idle = new Set<net.Socket>()
+  for (const { socket } of connectionsList(server)?.idle() ?? []) if (socket !== undefined) idle.add(socket)
+  return idle
+}
+
+/**
+ * Whether `socket` is at a request boundary, given the parser-idle sockets of its server: no
+ * response in progress or queued, nothing left to write, still HTTP, and no request begun.
+ * Node counts a connection that has not completed a request yet as busy (so that
+ * `headersTimeout` applies to it), so a connection on which this process has read no byte
+ * at all (just accepted, or just adopted) is at a boundary too: its parser has seen nothing.
+ * The answer holds until the socket reads again: stop reading (`socket.pause()`) before acting.
+ */
+export function atBoundary (socket: net.Socket, idle: Set<net.Socket>): boolean {
+  const s = socket as HttpSocket
+  return !s.destroyed && s._httpMessage == null && s.writableLength === 0 && s.parser != null && (idle.has(s) || s.bytesRead === 0)
+}
+
+/**
+ * In the successor: `server` takes `socket` (received from the predecessor) as one it accepted:
+ * it counts among the server's connections (so `close()` waits for it) and its 'connection'
+ * listeners (node:http's, the drain's tracking) see it.
+ */
+export function adopt (server: net.Server, socket: net.Socket): void {
+  const s = socket as HttpSocket
+  const counted = server as unknown as { _connections: number }
+  counted._connections++
+  s._server = server
+  ;(s as unknown as { server: net.Server }).server = server
+  server.emit('connection', socket)
+}
+
+/** Where the predecessor sends connections: the successor's IPC channel (`ChildProcess#send`). */
+export interface HandoverTarget {
+  send (message: ConnectionMessage, socket: net.Socket, options: { keepOpen: false }, done: (err: Error | null) => void): boolean
+}
+
+/** What a hand-over did. */
+export interface HandoverReport {
+  /** Connections sent to the successor. */
+  moved: number
+  /** Connections whose send failed (the successor's channel closed): they were closed. */
+  failed: number
+}
+
+/**
+ * The predecessor's side: decides which connections are left to the hand-over and sends those
+ * at a request boundary.
+ */
+export class Handover {
+  readonly report: HandoverReport = { moved: 0, failed: 0 }
+  private readonly target: HandoverTarget
+  private readonly fds: Map<net.Server, number>
+  private readonly sending = new WeakSet<net.Socket>()
+
+  /**
+   * @param fds for each server whose connections may move, the fd (in the successor) of its
+   *   listening socket: the successor's server on that fd adopts them
+   */
+  constructor (target: HandoverTarget, fds: Map<net.Server, number>) {
+    this.target = target
+    this.fds = fds
+  }
+
+  /**
+   * Whether `socket` is left to the hand-over (not answered with `Connection: close`, not closed
+   * when idle): its server's connections can move and it still speaks HTTP.
+   */
+  keeps (socket: net.Socket): boolean {
+    const server = (socket as HttpSocket)._server
+    return server != null && this.fds.has(server) && canMove(server) && (socket as HttpSocket).parser !== null
+  }
+
+  /**
+   * Sends those of `sockets` that are at a request boundary; the others are tried again later
+   * (after their response). A socket sent is destroyed here once its handle has gone.
+   */
+  move (sockets: Iterable<net.Socket>): void {
+    const idle = new Map<http.Server, Set<net.Socket>>()
+    for (const socket of sockets) {
+      const server = (socket as HttpSocket)._server as http.Server
+      if (this.sending.has(socket) || !this.keeps(socket)) continue
+      let idleSockets = idle.get(server)
+      if (idleSockets === undefined) idle.set(server, idleSockets = parserIdle(server))
+      if (!atBoundary(socket, idleSockets)) continue
+      this.send(socket, this.fds.get(server) as number)
+    }
+  }
+
+  private send (socket: net.Socket, fd: number): void {
+    this.sending.add(socket)
+    // nothing more is read here: what the client sends from now on waits in the kernel's
+    // receive buffer and moves with the fd; no timer of this process may close it meanwhile
+    socket.pause()
+    socket.setTimeout(0)
+    // Node tracks a socket of a net.Server sent to another process for cluster (the server's
+    // close() would then wait for the successor's connections): a socket without its server
+    // is sent as a plain connection
+    const s = socket as HttpSocket & { server?: net.Server | null }
+    s.server = null
+    this.target.send({ hotRestart: 'connection', fd }, socket, { keepOpen: false }, (err) => {
+      if (err === null) this.report.moved++
+      else this.report.failed++
+      // the handle has gone (or, on a failure, was closed by Node): the socket object goes
+      // too, and counts no more among the server's connections
+      socket.destroy()
+    })
+  }
+}

@@ -1,0 +1,77 @@
+// One TCP connection that speaks HTTP/1.1 by hand, so that a test controls every byte: when
+// a request is sent (whole, in parts, several pipelined) and which connection it goes on.
+// Responses are parsed in order (each has a content-length, as Fastify's do).
+import net from 'node:net'
+
+export interface RawResponse {
+  status: number
+  /** Header names in lower case. */
+  headers: Record<string, string>
+  body: string
+}
+
+export interface RawConnection {
+  socket: net.Socket
+  /** Writes bytes as they are. */
+  write (text: string): void
+  /** A GET request's bytes. */
+  get (path: string): string
+  /** Resolves with the next response on the connection (in order); rejects if it closes first. */
+  next (): Promise<RawResponse>
+  /** True once the server closed the connection (or it failed). */
+  readonly closed: boolean
+  close (): void
+}
+
+export function connect (port: number): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let buffer = ''
+    let closed = false
+    const responses: RawResponse[] = []
+    const waiting: Array<{ resolve: (r: RawResponse) => void, reject: (e: Error) => void }> = []
+    const parse = (): void => {
+      for (;;) {
+        const end = buffer.indexOf('\r\n\r\n')
+        if (end === -1) return
+        const [statusLine = '', ...lines] = buffer.slice(0, end).split('\r\n')
+        const headers: Record<string, string> = {}
+        for (const line of lines) {
+          const colon = line.indexOf(':')
+          headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+        }
+        const length = Number(headers['content-length'] ?? 0)
+        if (buffer.length < end + 4 + length) return
+        const response = { status: Number(statusLine.split(' ')[1]), headers, body: buffer.slice(end + 4, end + 4 + length) }
+        buffer = buffer.slice(end + 4 + length)
+        const w = waiting.shift()
+        if (w === undefined) responses.push(response)
+        else w.resolve(response)
+      }
+    }
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => { buffer += chunk; parse() })
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      closed = true
+      for (const w of waiting.splice(0)) w.reject(new Error('the connection closed before a response'))
+    })
+    socket.once('error', reject)
+    socket.once('connect', () => {
+      socket.removeListener('error', reject)
+      resolve({
+        socket,
+        write: (text) => { socket.write(text, 'latin1') },
+        get: (path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+        next: () => {
+          const ready = responses.shift()
+          if (ready !== undefined) return Promise.resolve(ready)
+          if (closed) return Promise.reject(new Error('the connection is closed'))
+          return new Promise((resolve, reject) => waiting.push({ resolve, reject }))
+        },
+        get closed () { return closed },
+        close: () => { socket.destroy() }
+      })
+    })
+  })
+}

@@ -117,6 +117,8 @@ export interface DrainReport {
   forcedRequests: number
   /** Connections handed to the successor (see handover.ts). */
   moved: number
+  /** Connections that could not be handed over and were drained here. */
+  notMoved: number
   durationMs: number
 }
 
@@ -151,7 +153,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
   const states: Tracked[] = []
-  const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, durationMs: 0 }
+  const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, notMoved: 0, durationMs: 0 }
   // a connection left to the hand-over gets no `Connection: close`: it moves after its response
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (handover?.keeps(req.socket) !== true) return markClose(req, res)
@@ -186,6 +188,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
       clearInterval(sweeper)
       clearTimeout(deadline)
       report.moved = handover?.report.moved ?? 0
+      report.notMoved = (handover?.report.failed ?? 0) + (handover?.report.fellBack ?? 0)
       report.durationMs = Math.round(performance.now() - started)
       resolve(report)
     }

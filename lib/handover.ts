@@ -98,8 +98,10 @@ export interface HandoverTarget {
 export interface HandoverReport {
   /** Connections sent to the successor. */
   moved: number
-  /** Connections whose send failed (the successor's channel closed): they were closed. */
+  /** Connections whose send failed after their handle had left: they were closed. */
   failed: number
+  /** Connections not sent (the successor's channel had closed): drained here as before. */
+  fellBack: number
 }
 
 /**
@@ -107,10 +109,12 @@ export interface HandoverReport {
  * at a request boundary.
  */
 export class Handover {
-  readonly report: HandoverReport = { moved: 0, failed: 0 }
+  readonly report: HandoverReport = { moved: 0, failed: 0, fellBack: 0 }
   private readonly target: HandoverTarget
   private readonly fds: Map<net.Server, number>
   private readonly sending = new WeakSet<net.Socket>()
+  /** Connections that could not be sent: the old drain takes them. */
+  private readonly refused = new WeakSet<net.Socket>()
 
   /**
    * @param fds for each server whose connections may move, the fd (in the successor) of its
@@ -127,7 +131,7 @@ export class Handover {
    */
   keeps (socket: net.Socket): boolean {
     const server = (socket as HttpSocket)._server
-    return server != null && this.fds.has(server) && canMove(server) && (socket as HttpSocket).parser !== null
+    return server != null && this.fds.has(server) && canMove(server) && (socket as HttpSocket).parser !== null && !this.refused.has(socket)
   }
 
   /**
@@ -155,13 +159,23 @@ export class Handover {
     // Node tracks a socket of a net.Server sent to another process for cluster (the server's
     // close() would then wait for the successor's connections): a socket without its server
     // is sent as a plain connection
-    const s = socket as HttpSocket & { server?: net.Server | null }
+    const s = socket as HttpSocket & { server?: net.Server | null, _handle?: unknown }
+    const server = s.server
     s.server = null
     this.target.send({ hotRestart: 'connection', fd }, socket, { keepOpen: false }, (err) => {
+      if (err !== null && s._handle != null) {
+        // never sent (the channel to the successor had closed): this process serves it on,
+        // and drains it as it drains what cannot move
+        s.server = server
+        this.refused.add(socket)
+        this.report.fellBack++
+        socket.resume()
+        return
+      }
       if (err === null) this.report.moved++
       else this.report.failed++
-      // the handle has gone (or, on a failure, was closed by Node): the socket object goes
-      // too, and counts no more among the server's connections
+      // the handle has gone (or was closed by Node when its send failed): the socket object
+      // goes too, and counts no more among the server's connections
       socket.destroy()
     })
   }

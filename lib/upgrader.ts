@@ -397,6 +397,7 @@ export class Upgrader {
           generation: upgrade?.generation ?? this.generation,
           ...timings,
           moved: drained.moved,
+          notMoved: drained.notMoved,
           closedIdle: drained.closedIdle,
           goaway: drained.goaway,
           forced: drained.forced,

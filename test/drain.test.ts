@@ -45,7 +45,7 @@ t.test('stopAccepting on a server that does not listen, and a drain with nothing
   const server = http.createServer()
   stopAccepting(server)
   const report = await drain([server, net.createServer()], 1000)
-  t.same({ ...report, durationMs: 0 }, { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, durationMs: 0 })
+  t.same({ ...report, durationMs: 0 }, { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, notMoved: 0, durationMs: 0 })
 })
 
 t.test('HTTP/2 (h2c): the drain sends GOAWAY, the stream in flight finishes, a stream left hanging is forced at the deadline', async t => {

@@ -4,10 +4,12 @@ import t from 'tap'
 import { predecessorGone, reload, startApp, type LogLine, type RunningApp } from './helpers/app'
 import { connect, type RawConnection } from './helpers/raw-http'
 
+interface Summary { moved: number, notMoved: number, closedIdle: number, forced: number, readyToDrainedMs: number }
+
 /** The predecessor's summary line (`exit`), once it has handed over. */
-function summary (app: RunningApp, pid: number): Promise<Record<string, number>> {
+function summary (app: RunningApp, pid: number): Promise<Summary> {
   return app.waitFor(l => l.pid === pid && l.event === 'exit', `pid ${pid} to exit`)
-    .then((line: LogLine) => line.hotRestart as Record<string, number>)
+    .then((line: LogLine) => line.hotRestart as Summary)
 }
 
 async function ask (c: RawConnection, path = '/'): Promise<{ pid: number, close: boolean }> {

@@ -16,6 +16,6 @@ for version in $versions; do
     continue
   fi
   echo "node-versions: $("$bin" --version) ($bin)"
-  "$bin" node_modules/tap/dist/esm/run.mjs --disable-coverage -R tap "${files[@]}" || status=1
+  "$bin" node_modules/tap/dist/esm/run.mjs --disable-coverage "${files[@]}" || status=1
 done
 exit "$status"

@@ -17,15 +17,18 @@ const sources = join(root, 'test', 'package')
 
 interface Run { code: number | null, out: string, err: string }
 
-function run (args: string[], cwd: string): Promise<Run> {
+function run (args: string[], cwd: string, file = process.execPath): Promise<Run> {
   return new Promise(resolve => {
     // NODE_OPTIONS cleared: tap's loader and coverage are for this repo, not for the consumer
-    execFile(process.execPath, args, { cwd, timeout: 240_000, killSignal: 'SIGKILL', env: { ...process.env, NODE_OPTIONS: '' } }, (error, out, err) => {
+    execFile(file, args, { cwd, timeout: 240_000, killSignal: 'SIGKILL', env: { ...process.env, NODE_OPTIONS: '' } }, (error, out, err) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, out, err })
     })
   })
 }
-const npm = (args: string[], cwd: string): Promise<Run> => run([process.env.npm_execpath ?? require.resolve('npm/bin/npm-cli.js'), ...args], cwd)
+// the npm that runs `npm test`, else the one on PATH
+const npm = (args: string[], cwd: string): Promise<Run> => process.env.npm_execpath?.endsWith('.js') === true
+  ? run([process.env.npm_execpath, ...args], cwd)
+  : run(args, cwd, 'npm')
 const bin = (path: string): string => join(root, 'node_modules', path)
 
 // what the built modules export: each entry point must give all of it, in every module setup

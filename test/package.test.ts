@@ -32,7 +32,6 @@ const npm = (args: string[], cwd: string): Promise<Run> => process.env.npm_execp
 const bin = (path: string): string => join(root, 'node_modules', path)
 
 // what the built modules export: each entry point must give all of it, in every module setup
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const exported = (name: string): string[] => [...new Set([...Object.keys(require(join(root, 'dist', name))), 'default'])].sort()
 
 const dir = mkdtempSync(join(tmpdir(), 'fhr-package-'))

@@ -122,6 +122,10 @@ export class Upgrader {
         'hot-restart: ignoring a manifest in the environment that another process left (its pid is not our parent\'s); binding fresh sockets')
     } else if (reading.kind === 'ours') {
       manifest = reading.manifest
+      if (reading.orphaned === true) {
+        log.warn({ predecessorPid: manifest.pid, ppid: process.ppid },
+          'hot-restart: the predecessor died while this process booted; serving its sockets alone')
+      }
     }
     this.generation = manifest?.generation ?? 1
     this.cwd = manifest?.cwd ?? initialCwd()

@@ -62,7 +62,7 @@ function stopOn (signal) {
 
 async function hot () {
   const hotRestart = require('..')
-  await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE })
+  await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE, connectionHandover: process.env.BENCH_HANDOVER !== '0' })
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
   // until then this process refuses to upgrade (one upgrade at a time): the bench waits for it
   app.hotRestart.predecessorExited.then(() => report('settled'))

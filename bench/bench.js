@@ -35,7 +35,7 @@ if (args.workloads !== undefined) plan.workloads = args.workloads.split(',')
 if (args.reloads !== undefined) plan.reloads = Number(args.reloads)
 if (args['steady-ms'] !== undefined) plan.steadyMs = Number(args['steady-ms'])
 if (args['limit-ms'] !== undefined) plan.limitMs = Number(args['limit-ms'])
-const NAMES = { hot: 'fastify-hot-restart', naive: 'naive restart', close: 'server.close() drain', pm2: `pm2 reload (cluster, ${INSTANCES} workers)` }
+const NAMES = { hot: 'fastify-hot-restart', drain: 'fastify-hot-restart (connectionHandover: false)', naive: 'naive restart', close: 'server.close() drain', pm2: `pm2 reload (cluster, ${INSTANCES} workers)` }
 
 const tty = process.stderr.isTTY
 const progress = (text) => { if (tty) process.stderr.write(`\r\x1b[K${text}`) }
@@ -141,7 +141,7 @@ async function main (progressed) {
   for (const e of results.errors) console.log(`\nFAILED RUN: ${e.subject} ${e.workload}${e.reloads ? ' with reloads' : ' steady'}: ${e.error}`)
   console.log(`\nwritten: ${relative(process.cwd(), json)} and ${Object.keys(raw).length} SVG timelines beside it`)
 
-  const ours = results.runs.filter(r => r.subject === NAMES.hot)
+  const ours = results.runs.filter(r => r.subject === NAMES.hot || r.subject === NAMES.drain)
   const control = results.runs.filter(r => r.subject === NAMES.close && r.reloads > 0)
   let code = results.errors.length > 0 ? 2 : 0
   if (ours.some(r => r.failed > 0)) { say('FAIL: fastify-hot-restart failed requests'); code = Math.max(code, 1) }

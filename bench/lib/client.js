@@ -29,6 +29,8 @@ class Recorder {
     this.details = {}
     /** event streams: how many ended cleanly (their failures are in the arrays) */
     this.streamsEnded = 0
+    /** when the client opened a new connection for a request (ms since t0) */
+    this.connects = []
   }
 
   add (start, latency, { kind, detail }, reusedSocket) {
@@ -63,6 +65,7 @@ function request (rec, port, path, agent, expectMs = 0) {
     })
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })))
     req.on('error', error => finish({ error }))
+    req.once('socket', () => { if (!req.reusedSocket) rec.connects.push(performance.now() - rec.t0) })
   })
 }
 

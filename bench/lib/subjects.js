@@ -55,12 +55,12 @@ async function terminate (ctx, pid, signal = 'SIGTERM') {
  * A subject whose reload is a signal to the serving process, which starts its successor on the
  * same socket and then drains: fastify-hot-restart, and the server.close() control.
  */
-function handOver (name, subject, ctx) {
+function handOver (name, subject, ctx, env = {}) {
   let current
   return {
     name,
     async start () {
-      current = await boot(ctx, subject, { PID_FILE: join(ctx.dir, `${subject}.pid`) })
+      current = await boot(ctx, subject, { PID_FILE: join(ctx.dir, `${subject}.pid`), ...env })
       return current
     },
     serving: () => [current.pid],
@@ -130,6 +130,8 @@ function killAll (ctx) {
 
 const SUBJECTS = {
   hot: (ctx) => handOver('fastify-hot-restart', 'hot', ctx),
+  // the same without connection hand-over: every kept-alive connection drained and reopened
+  drain: (ctx) => handOver('fastify-hot-restart (connectionHandover: false)', 'hot', ctx, { BENCH_HANDOVER: '0' }),
   naive,
   close: (ctx) => handOver('server.close() drain', 'close', ctx)
 }

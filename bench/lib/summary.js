@@ -36,6 +36,10 @@ function summarizeRun (rec, reloads, from = 0) {
     ;(inside[i] === 1 ? okIn : okOut).push(rec.latencies[i])
   }
   const failed = CLASSES.reduce((n, c) => n + failures[c], 0)
+  // connections the client had to open (a new one per request in W2; after the warm-up, a
+  // kept-alive client opens one only when the server closed the last)
+  const connects = (rec.connects ?? []).filter(at => at >= from)
+  const inWindow = (at) => windows.some(w => at >= w.start && at <= w.end)
   const handover = summarize(reloads.map(r => r.listeningAt - r.triggeredAt), Infinity)
   const drain = summarize(reloads.flatMap(r => r.drainMs), Infinity)
   return {
@@ -45,6 +49,8 @@ function summarizeRun (rec, reloads, from = 0) {
     failures,
     details: rec.details,
     clientLagMs: rec.clientLag,
+    newConnections: connects.length,
+    newConnectionsInWindows: connects.filter(inWindow).length,
     inWindows,
     failedInWindows,
     latencyOutside: latency(summarize(okOut)),

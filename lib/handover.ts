@@ -153,9 +153,17 @@ export class Handover {
   private send (socket: net.Socket, fd: number): void {
     this.sending.add(socket)
     // nothing more is read here: what the client sends from now on waits in the kernel's
-    // receive buffer and moves with the fd; no timer of this process may close it meanwhile
+    // receive buffer and moves with the fd; no timer of this process may close it meanwhile.
+    // The send may wait in Node's queue (one handle at a time, each acknowledged), and
+    // node:http restarts reading by itself (a request whose body nobody read is dumped on the
+    // next tick, which resumes the socket): a request read meanwhile would be answered by a
+    // socket whose handle is gone. The handle is stopped and marked as reading, so that
+    // nothing in this process starts it again.
     socket.pause()
     socket.setTimeout(0)
+    const handle = (socket as HttpSocket & { _handle?: { reading?: boolean, readStop?: () => number } | null })._handle
+    handle?.readStop?.()
+    if (handle != null) handle.reading = true
     // Node tracks a socket of a net.Server sent to another process for cluster (the server's
     // close() would then wait for the successor's connections): a socket without its server
     // is sent as a plain connection
@@ -163,10 +171,11 @@ export class Handover {
     const server = s.server
     s.server = null
     this.target.send({ hotRestart: 'connection', fd }, socket, { keepOpen: false }, (err) => {
-      if (err !== null && s._handle != null) {
+      if (err !== null && handle != null && s._handle === handle) {
         // never sent (the channel to the successor had closed): this process serves it on,
         // and drains it as it drains what cannot move
         s.server = server
+        handle.reading = false
         this.refused.add(socket)
         this.report.fellBack++
         socket.resume()

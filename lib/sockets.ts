@@ -313,13 +313,17 @@ export class Sockets {
   }
 
   /**
-   * Closes the inherited sockets that no listen call claimed (once the successor is ready).
+   * Closes the inherited sockets that no listen call claimed (once the successor is ready), and
+   * unlinks their unix socket paths.
    * @returns the entries closed
    */
   closeUnclaimed (): SocketEntry[] {
     const closed = this.unclaimed.splice(0)
     for (const entry of closed) {
       try { closeSync(entry.fd) } catch {}
+      // the new code listens elsewhere: a path left behind would make a later bind of it fail
+      // with EADDRINUSE (closing never unlinks it: see listenOnPath)
+      if (entry.kind === 'unix') rmSync(entry.path as string, { force: true })
     }
     return closed
   }

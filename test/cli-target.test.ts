@@ -3,7 +3,7 @@
 // the very process that wrote them (its start time); a zombie has exited.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, chownSync, closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, chownSync, closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
@@ -106,4 +106,41 @@ t.test('stop: a server that exited but was not reaped (a zombie) has stopped', a
   t.match(r.out, new RegExp(`^stopped: ${pid} in \\d+ ms\\n$`))
   t.ok(Date.now() - started < 15_000, 'well before the timeout')
   t.match(readFileSync(`/proc/${pid}/stat`, 'utf8'), /\) Z /, 'the process is a zombie indeed')
+})
+
+t.test('a pid file that cannot be opened (a symlink loop): exit 3 with the errno', async t => {
+  const loop = join(dir, 'loop.pid')
+  symlinkSync(loop, loop)
+  const r = await run('stop', '--pid-file', loop)
+  t.equal(r.code, EXIT.noServer)
+  t.match(r.err, /cannot read the pid file .*loop\.pid \(ELOOP\): check its permissions/)
+})
+
+t.test('a status file naming a reload signal that cannot be sent: exit 3', async t => {
+  const v = await victim(t)
+  const status = JSON.parse(readFileSync(statusPath(v.pidFile), 'utf8'))
+  writeFileSync(statusPath(v.pidFile), JSON.stringify({ ...status, signal: 'SIGKILL' }))
+  const r = await run('reload', '--pid-file', v.pidFile)
+  t.equal(r.code, EXIT.noServer)
+  t.match(r.err, /names "SIGKILL" as the reload signal: not a signal to send; pass --signal/)
+  t.ok(v.alive())
+})
+
+t.test('the successor wrote its status file and not its pid file: reload says so, stop reaches it', async t => {
+  const next = await victim(t)
+  // a server that, on the reload signal, hands over to `next`: its status file, then exits
+  const child = spawn(process.execPath, ['-e', `process.on("SIGUSR2", () => { require("node:fs").copyFileSync(${JSON.stringify(statusPath(next.pidFile))}, ${JSON.stringify(statusPath(join(dir, 'handing.pid')))}); process.exit(0) }); console.log("up"); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'inherit'], env: {} })
+  killOnExit(child)
+  t.teardown(() => { child.kill('SIGKILL') })
+  await once(child.stdout!, 'data')
+  const pidFile = join(dir, 'handing.pid')
+  writeServing(pidFile, child.pid!, 1)
+  const r = await run('reload', '--pid-file', pidFile, '--timeout', '20000')
+  t.equal(r.code, EXIT.ok, r.err)
+  t.match(r.out, new RegExp(`^reloaded: ${child.pid} -> ${next.pid} \\(generation 1\\) in \\d+ ms\\n$`))
+  t.match(r.err, /^warning: the pid file .*handing\.pid still names \d+: the new generation could not write it/)
+  const s = await run('stop', '--pid-file', pidFile, '--timeout', '20000')
+  t.equal(s.code, EXIT.ok, s.err)
+  t.match(s.err, new RegExp(`^warning: the pid file .*handing\\.pid names ${child.pid}, which has exited; its successor ${next.pid} could not write it`))
+  t.match(s.out, new RegExp(`^stopped: ${next.pid} in \\d+ ms\\n$`))
 })

@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
+import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { checkPidFile, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
-import { readSmallFile } from '../lib/safe-file'
+import { kindOf, lstatOrUndefined, readSmallFile } from '../lib/safe-file'
 
 const dir = mkdtempSync(join(tmpdir(), 'fhr-pid-'))
 
@@ -135,4 +135,15 @@ t.test('the server reads its status file only if it is its own user\'s or root\'
   t.throws(() => readStatus(pidFile), { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /owned by uid 65534/ })
   chownSync(statusPath(pidFile), 0, 0)
   t.equal(readStatus(pidFile)?.pid, process.pid)
+})
+
+t.test('kindOf names every kind of file; lstatOrUndefined; a file that reads longer than its size', async t => {
+  const kinds = ['isFile', 'isDirectory', 'isSymbolicLink', 'isFIFO', 'isSocket', 'isCharacterDevice', 'isBlockDevice']
+  const stub = (kind: string): Stats => Object.fromEntries(kinds.map(k => [k, () => k === kind])) as unknown as Stats
+  t.same(kinds.map(kind => kindOf(stub(kind))), ['a regular file', 'a folder', 'a symbolic link', 'a FIFO', 'a socket', 'a character device', 'a block device'])
+  t.equal(lstatOrUndefined(join(dir, 'none')), undefined)
+  writeFileSync(join(dir, 'plain'), '')
+  t.throws(() => lstatOrUndefined(join(dir, 'plain', 'x')), { code: 'ENOTDIR' })
+  // /proc files say size 0 and hold more
+  t.throws(() => readSmallFile('/proc/self/status', 64), { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /it is more than 64 bytes/ })
 })

@@ -123,7 +123,7 @@ export class Upgrader {
     } else if (reading.kind === 'ours') {
       manifest = reading.manifest
       if (reading.orphaned === true) {
-        log.warn({ predecessorPid: manifest.pid, ppid: process.ppid },
+        log.warn({ event: 'manifest.orphaned', predecessorPid: manifest.pid, ppid: process.ppid },
           'hot-restart: the predecessor died while this process booted; serving its sockets alone')
       }
     }
@@ -265,7 +265,8 @@ export class Upgrader {
     }
     this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
     this.predecessor?.sendReady()
-    this.log.info({ event: 'ready', pid: process.pid, generation: this.generation }, 'hot-restart: ready')
+    // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
+    this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
 
   private refusal (): Error | undefined {
@@ -298,7 +299,7 @@ export class Upgrader {
     const attempt = ++this.attempt
     const refused = this.refusal()
     if (refused !== undefined) {
-      this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code, pid: process.pid }, `hot-restart: upgrade refused: ${refused.message}`)
+      this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code }, `hot-restart: upgrade refused: ${refused.message}`)
       this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
       throw refused
     }

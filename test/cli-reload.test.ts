@@ -2,13 +2,12 @@
 // another reload signal, a pid file that cannot be written, an earlier attempt's record that
 // reaches the disk late, a folder watcher that cannot be created.
 import { execFileSync } from 'node:child_process'
-import fs, { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import fs, { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../lib/cli'
 import { statusPath } from '../lib/pid-file'
-import { predecessorGone, startApp } from './helpers/app'
+import { predecessorGone, startApp, tempDir } from './helpers/app'
 
 function run (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -31,7 +30,7 @@ t.test('reload without --signal uses the signal the server records (SIGHUP here)
 })
 
 t.test('files the successor cannot write: the reload is reported done, with a warning; stop still reaches it', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'hold')
   const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '20000', IGNORE_SIGXFSZ: '1' })
   t.teardown(() => app.kill())
@@ -56,7 +55,7 @@ t.test('files the successor cannot write: the reload is reported done, with a wa
 })
 
 t.test('an earlier attempt\'s record that reached the disk late is not this reload\'s outcome', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'throw')
   const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '20000' })
   t.teardown(() => app.kill())

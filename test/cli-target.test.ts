@@ -3,13 +3,12 @@
 // the very process that wrote them (its start time); a zombie has exited.
 import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { chmodSync, chownSync, closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, chownSync, closeSync, ftruncateSync, openSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { EXIT, main } from '../lib/cli'
 import { statusPath, writeServing } from '../lib/pid-file'
-import { killOnExit } from './helpers/app'
+import { killOnExit, tempDir } from './helpers/app'
 
 async function run (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -18,7 +17,7 @@ async function run (...argv: string[]): Promise<{ code: number, out: string, err
   return { code, out, err }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-cli-target-'))
+const dir = tempDir('fhr-cli-target-')
 let files = 0
 
 /** A live process that dies on SIGUSR2 and SIGTERM (their default action), with a pid file naming it. */

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process'
-import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { checkPidFile, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
 import { kindOf, lstatOrUndefined, readSmallFile } from '../lib/safe-file'
+import { tempDir } from './helpers/app'
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-pid-'))
+const dir = tempDir('fhr-pid-')
 
 t.test('atomic writes leave no temporary file and use mode 0644', async t => {
   const path = join(dir, 'a.pid')
@@ -22,7 +22,7 @@ t.test('atomic writes leave no temporary file and use mode 0644', async t => {
 })
 
 t.test('a write replaces the file by renaming a temporary file from the same folder: never half-written', async t => {
-  const folder = mkdtempSync(join(tmpdir(), 'fhr-pid-atomic-'))
+  const folder = tempDir('fhr-pid-atomic-')
   const path = join(folder, 'app.pid')
   writeFileAtomic(path, 'old\n')
   // a second name for the old file: it shows whether the old file was rewritten in place
@@ -86,7 +86,7 @@ t.test('readPid, readStatus, writeServing, removeIfOurs', async t => {
 })
 
 t.test('atomic writes never follow a planted symlink, nor rename over what is not a regular file', async t => {
-  const sub = mkdtempSync(join(tmpdir(), 'fhr-pid-'))
+  const sub = tempDir('fhr-pid-')
   const victim = join(sub, 'victim')
   writeFileSync(victim, 'precious\n', { mode: 0o600 })
   const path = join(sub, 'app.pid')
@@ -111,7 +111,7 @@ t.test('atomic writes never follow a planted symlink, nor rename over what is no
 })
 
 t.test('reads never block, and are bounded: a FIFO, a device, a huge file are refused at once', async t => {
-  const sub = mkdtempSync(join(tmpdir(), 'fhr-pid-'))
+  const sub = tempDir('fhr-pid-')
   const pidFile = join(sub, 'app.pid')
   execFileSync('mkfifo', [pidFile, statusPath(pidFile)])
   t.throws(() => readStatus(pidFile), { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /app\.pid\.status.*is a FIFO, not a regular file/ })
@@ -129,7 +129,7 @@ t.test('reads never block, and are bounded: a FIFO, a device, a huge file are re
 })
 
 t.test('the server reads its status file only if it is its own user\'s or root\'s', { skip: process.getuid?.() !== 0 && 'needs root, to chown a file to another user' }, async t => {
-  const pidFile = join(mkdtempSync(join(tmpdir(), 'fhr-pid-')), 'app.pid')
+  const pidFile = join(tempDir('fhr-pid-'), 'app.pid')
   writeServing(pidFile, process.pid, 1)
   chownSync(statusPath(pidFile), 65534, 65534)
   t.throws(() => readStatus(pidFile), { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /owned by uid 65534/ })

@@ -2,19 +2,19 @@
 // name must not be one another user can plant in advance (issue 10 item 15): a planted
 // `<path>.<pid>.sock` made the bind fail EADDRINUSE, and the planted file (a symlink to
 // anything) was then renamed onto the served path.
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { bindListen } from '../lib/listen'
 import { Sockets } from '../lib/sockets'
 import { bindUnixPath } from '../lib/unix-path'
+import { tempDir } from './helpers/app'
 
 /** A folder with a victim file and a symlink to it planted at the old predictable temporary name. */
 function planted (): { dir: string, path: string, victim: string, trap: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-unix-path-'))
+  const dir = tempDir('fhr-unix-path-')
   const path = join(dir, 'app.sock')
   const victim = join(dir, 'victim')
   writeFileSync(victim, 'precious\n')
@@ -49,7 +49,7 @@ t.test('run --listen <path> binds although its old temporary name is planted', a
 })
 
 t.test('bindUnixPath renames only a socket of our own user', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-unix-path-'))
+  const dir = tempDir('fhr-unix-path-')
   const path = join(dir, 'x.sock')
   // a bind that leaves something else at the temporary name (a file planted in between)
   const result = bindUnixPath(path, temp => { writeFileSync(temp, ''); return 'bound' })

@@ -182,7 +182,10 @@ export class Supervisor {
           `hot-restart supervisor: ignored a message from pid ${worker.pid}: ${reading.rejected}`)
       }
       const message = reading !== undefined && 'message' in reading ? reading.message : undefined
-      if (message?.hotRestart === 'socket' && booting && handle !== undefined) return void received.push({ entry: message.entry, handle })
+      if (message?.hotRestart === 'socket' && booting && handle !== undefined) {
+        received.push({ entry: message.entry, handle })
+        return
+      }
       if (message?.hotRestart === 'ready') booting = false
       if (message?.hotRestart === 'upgrade') this.answer(worker, message.id)
       if (message?.hotRestart === 'socket') {

@@ -307,7 +307,7 @@ export class Supervisor {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = status
+    this.attempts[attempt] = { ...status, at: Date.now() }
     this.writeStatusFile()
   }
 

@@ -41,6 +41,40 @@ interface Tracked {
 
 const tracked = new WeakMap<net.Server, Tracked>()
 
+/**
+ * Per HTTP/1 socket, its responses not yet finished, in the order of their requests. Node reads
+ * and routes pipelined requests ahead of the responses: a `Connection: close` on any but the
+ * last of them would close the socket with the others routed and never answered.
+ */
+const pendingResponses = new WeakMap<net.Socket, http.ServerResponse[]>()
+
+function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
+  // HTTP/2 (compat API) has no pipelining and no Connection header
+  if (!(res instanceof http.ServerResponse)) return
+  const socket = req.socket
+  let pending = pendingResponses.get(socket)
+  if (pending === undefined) {
+    pending = []
+    pendingResponses.set(socket, pending)
+  }
+  const list = pending
+  list.push(res)
+  res.once('finish', () => { list.splice(list.indexOf(res), 1) })
+}
+
+/**
+ * Makes `res` say `Connection: close` when its headers are written, if no request was read after
+ * its own on the socket by then (a later one is answered on the same socket first).
+ */
+function closeWhenLast (res: http.ServerResponse): void {
+  if (res.headersSent) return
+  const writeHead = res.writeHead
+  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (pendingResponses.get(res.socket as net.Socket)?.at(-1) === res) res.setHeader('connection', 'close')
+    return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args)
+  } as typeof res.writeHead
+}
+
 // node:http2 does not export its server classes
 const Http2Server = http2.createServer().constructor
 const Http2SecureServer = http2.createSecureServer().constructor
@@ -97,9 +131,11 @@ export function trackConnections (server: net.Server): () => void {
   const event = server instanceof tls.Server ? 'secureConnection' : 'connection'
   const tracksSockets = h1 || server instanceof tls.Server
   if (tracksSockets) server.on(event, onConnection)
+  if (tracksSockets) server.prependListener('request', onRequest)
   if (h2) server.on('session', onSession)
   return () => {
     server.removeListener(event, onConnection)
+    server.removeListener('request', onRequest)
     server.removeListener('session', onSession)
     tracked.delete(server)
   }
@@ -124,7 +160,7 @@ export interface DrainReport {
 
 function markClose (_req: http.IncomingMessage, res: http.ServerResponse): void {
   // HTTP/2 has no Connection header: its sessions get a GOAWAY instead
-  if (res instanceof http.ServerResponse && !res.headersSent) res.setHeader('connection', 'close')
+  if (res instanceof http.ServerResponse) closeWhenLast(res)
 }
 
 /** Stops receiving on a UDP socket (closes this process's copy; a successor keeps its own). */
@@ -155,7 +191,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   const states: Tracked[] = []
   const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, notMoved: 0, durationMs: 0 }
   // a connection left to the hand-over gets no `Connection: close`: it moves after its response
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const onDrainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (handover?.keeps(req.socket) !== true) return markClose(req, res)
     res.once('finish', () => handover.move([req.socket]))
   }
@@ -163,7 +199,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     stopAccepting(server)
     const own = tracked.get(server)
     if (own === undefined) continue
-    server.prependListener('request', onRequest)
+    server.prependListener('request', onDrainRequest)
     for (const socket of own.sockets) sockets.add(socket)
     own.draining = true
     states.push(own)
@@ -175,9 +211,8 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
-    const res = socket._httpMessage
-    if (handover?.keeps(socket) === true) res?.once('finish', () => handover.move([socket]))
-    else if (res && !res.headersSent) res.setHeader('connection', 'close')
+    if (handover?.keeps(socket) === true) socket._httpMessage?.once('finish', () => handover.move([socket]))
+    else for (const res of pendingResponses.get(socket) ?? []) closeWhenLast(res)
   }
 
   // what each socket looked like at the last sweep: bytes read, and since when it is idle

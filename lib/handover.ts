@@ -189,3 +189,26 @@ export class Handover {
     })
   }
 }
+
+/**
+ * In a successor: adopts each connection its predecessor sends over this process's IPC channel
+ * (`proc`), into the server that `serverFor` names for the fd of the listening socket it came
+ * from. A connection that no server here takes (the new code no longer listens there, or this
+ * process drains already) is closed: its client sees an idle connection close, which HTTP/1.1
+ * clients retry. A message of another shape is not for this; one without its handle was a
+ * connection that closed on its way.
+ * @param done resolves when nothing more can arrive (the predecessor has exited)
+ * @returns a remover
+ */
+export function receiveConnections (proc: NodeJS.Process, serverFor: (fd: number) => net.Server | undefined, done: Promise<void>): () => void {
+  const onMessage = (message: unknown, handle: unknown): void => {
+    if (!isConnectionMessage(message) || !(handle instanceof net.Socket)) return
+    const server = serverFor(message.fd)
+    if (server === undefined) handle.destroy()
+    else adopt(server, handle)
+  }
+  const stop = (): void => { proc.removeListener('message', onMessage) }
+  proc.on('message', onMessage)
+  done.then(stop, stop)
+  return stop
+}

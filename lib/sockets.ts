@@ -9,11 +9,12 @@
  * listen() to hook) are claimed by name: only the socket of that name gets that fd.
  */
 import dgram from 'node:dgram'
-import { closeSync, existsSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { BadManifestError, InvalidOptionError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
 import { describe } from './options'
+import { bindUnixPath } from './unix-path'
 
 /** A server of this process that is listening, and what was asked for. */
 export interface Listener {
@@ -150,17 +151,12 @@ export function fdOf (server: net.Server): number | undefined {
 }
 
 /**
- * Listens on a new unix socket so that closing it never unlinks its path: Node (libuv) unlinks
- * the path a socket was bound to when it closes, which would delete the path a successor
- * serves. So the socket is bound to a temporary name beside the path and renamed to it before
- * anyone can connect; the path goes away only at the final shutdown (see unlinkPaths).
+ * Listens on a new unix socket so that closing it never unlinks its path (see unix-path.ts);
+ * the path goes away only at the final shutdown (see unlinkPaths).
  */
 function listenOnPath (server: net.Server, original: ListenFn, path: string, parsed: ParsedListen): net.Server {
-  const temp = `${path}.${process.pid}.sock`
-  const options = { backlog: parsed.backlog, ...parsed.options, path: temp }
-  original.call(server, options, parsed.cb)
-  // the bind is synchronous; a failure is emitted later as the server's 'error'
-  try { renameSync(temp, path) } catch {}
+  // the bind is synchronous; a failure is emitted later as the server's 'error' (and nothing is renamed)
+  bindUnixPath(path, temp => original.call(server, { backlog: parsed.backlog, ...parsed.options, path: temp }, parsed.cb))
   ;(server as unknown as { _pipeName?: string })._pipeName = path
   return server
 }
@@ -175,8 +171,9 @@ export function unlinkPaths (listeners: Iterable<Listener>): void {
 /** Whether a bound address is the one the manifest names. */
 function sameAddress (server: net.Server, entry: SocketEntry): boolean {
   if (entry.kind === 'unix') return true // a pipe opened from an fd cannot tell its path
-  const address = server.address() as net.AddressInfo // a listening TCP server has one
-  return address.port === entry.port && address.address === entry.address
+  // a tcp entry whose fd is a unix socket has no such address (null or a path): not the same
+  const address = server.address()
+  return typeof address === 'object' && address !== null && address.port === entry.port && address.address === entry.address
 }
 
 /** Logger calls the hook makes; a pino logger fits. */
@@ -243,8 +240,19 @@ export class Sockets {
     // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
     // Set before listening: the app's own 'listening' handlers run before ours.
     if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
-    server.once('listening', () => this.record(server, request, entry, name))
-    return original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
+    const onListening = (): void => this.record(server, request, entry, name)
+    server.once('listening', onListening)
+    original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
+    // the handle is opened from the fd at once and 'listening' comes on the next tick (only if
+    // the handle is still open): a socket that is not what the manifest says fails the listen
+    // before any 'listening' handler runs (Fastify's reads the address)
+    if (server.listening && !sameAddress(server, entry)) {
+      const got = JSON.stringify(server.address())
+      server.removeListener('listening', onListening)
+      server.close()
+      process.nextTick(() => server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`)))
+    }
+    return server
   }
 
   /**
@@ -295,12 +303,6 @@ export class Sockets {
 
   private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined, name: string | undefined): void {
     if (entry !== undefined) {
-      if (!sameAddress(server, entry)) {
-        const got = JSON.stringify(server.address())
-        server.close()
-        server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`))
-        return
-      }
       this.log?.info({ fd: entry.fd, address: describeEntry(entry) }, 'hot-restart: serving an inherited socket')
     }
     const listener: Listener = { server, requested, inherited: entry, name }
@@ -319,13 +321,17 @@ export class Sockets {
   }
 
   /**
-   * Closes the inherited sockets that no listen call claimed (once the successor is ready).
+   * Closes the inherited sockets that no listen call claimed (once the successor is ready), and
+   * unlinks their unix socket paths.
    * @returns the entries closed
    */
   closeUnclaimed (): SocketEntry[] {
     const closed = this.unclaimed.splice(0)
     for (const entry of closed) {
       try { closeSync(entry.fd) } catch {}
+      // the new code listens elsewhere: a path left behind would make a later bind of it fail
+      // with EADDRINUSE (closing never unlinks it: see listenOnPath)
+      if (entry.kind === 'unix') rmSync(entry.path as string, { force: true })
     }
     return closed
   }

@@ -18,10 +18,10 @@
  */
 import dgram from 'node:dgram'
 import { realpathSync } from 'node:fs'
-import net from 'node:net'
-import { AtExitHooks, type AtExitHook, type AtExitReport } from './at-exit'
+import type net from 'node:net'
+import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
-import { adopt, Handover, isConnectionMessage } from './handover'
+import { Handover, receiveConnections } from './handover'
 import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
@@ -29,6 +29,7 @@ import {
 import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
+import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
@@ -37,16 +38,7 @@ import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
 export type { Logger } from './log'
-
-/** What a successful upgrade resolves with. */
-export interface UpgradeResult {
-  /** The successor's pid. */
-  pid: number
-  /** The successor's generation. */
-  generation: number
-  /** From the start of the upgrade to the successor's "ready" (ms). */
-  readyMs: number
-}
+export type { UpgradeResult } from './protocol'
 
 /** An app served by this process: a Fastify instance or a node:http server. */
 export interface Participant {
@@ -132,11 +124,13 @@ export class Upgrader {
     this.cwd = manifest?.cwd ?? initialCwd()
     // under a supervisor, it owns the pid file and runs the upgrades (see supervised.ts)
     // the workers of generation 1 (`run --workers`) inherit sockets but replace nobody
-    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1) : undefined
+    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1, log) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     // a standalone predecessor hands its connections over once this process is ready
-    if (this.supervisor === undefined && this.predecessor?.alive === true) this.adoptConnections()
+    if (this.supervisor === undefined && this.predecessor?.alive === true) {
+      this.disposers.push(receiveConnections(process, (fd) => this.draining ? undefined : this.sockets.serverFor(fd), this.predecessor.exited))
+    }
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
         if (this.state !== 'closed') log.info({ event: 'predecessor.exited', predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
@@ -257,15 +251,17 @@ export class Upgrader {
   }
 
   private announceReady (): void {
-    this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
-    this.predecessor?.sendReady()
+    // the files first: once the predecessor hears "ready" it may record the hand-over, which
+    // must not race with this process's own status file
     if (this.pidFile !== undefined) {
       try {
-        writeServing(this.pidFile, process.pid, this.generation)
+        writeServing(this.pidFile, process.pid, this.generation, this.options.signal)
       } catch (err) {
         this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
     }
+    this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
+    this.predecessor?.sendReady()
     // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
     this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
@@ -280,17 +276,15 @@ export class Upgrader {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = status
+    this.attempts[attempt] = { ...status, at: Date.now() }
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
-    // another process may serve from this pid file now (our successor): never write over it
-    if (readStatus(this.pidFile)?.pid !== process.pid) return
     try {
+      // another process may serve from this pid file now (our successor): never write over it
+      if (readStatus(this.pidFile)?.pid !== process.pid) return
       writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
-    /* c8 ignore start: a disk error between two writes of the same file */
     } catch (err) {
       this.log.error({ event: 'status-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
-    /* c8 ignore stop */
   }
 
   /**
@@ -316,7 +310,8 @@ export class Upgrader {
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
       fds,
-      readyTimeout: this.options.readyTimeout
+      readyTimeout: this.options.readyTimeout,
+      log: this.log
     })
     this.successor = successor
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
@@ -337,10 +332,9 @@ export class Upgrader {
     successor.process.unref()
     this.log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
       'hot-restart: the successor is ready; draining')
-    const child = successor.process
-    const handover = this.options.connectionHandover
-      ? new Handover({ send: (message, socket, options, done) => child.send(message, socket, options, done) }, servers)
-      : undefined
+    // where the successor could not write the pid file, this record still leads the CLI to it
+    this.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
+    const handover = this.options.connectionHandover ? new Handover(successor.process, servers) : undefined
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt }, handover)
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }
@@ -416,13 +410,14 @@ export class Upgrader {
   }
 
   private async closeParticipants (): Promise<void> {
-    await Promise.all([...this.participants.keys()].map(async participant => {
-      try {
-        await participant.close()
-      } catch (err) {
-        this.log.error({ event: 'app.close-failed', err, app: participant.name }, 'hot-restart: closing the app failed')
-      }
-    }))
+    // bounded like the atExit hooks: an onClose hook that never settles must not keep this process alive
+    const left = await closeWithin(this.participants.keys(), this.options.atExitTimeout, (err, app) => {
+      this.log.error({ event: 'app.close-failed', err, app }, 'hot-restart: closing the app failed')
+    })
+    if (left.length > 0) {
+      this.log.error({ event: 'app.close-timeout', apps: left, atExitTimeout: this.options.atExitTimeout },
+        `hot-restart: ${left.join(', ')} did not close within atExitTimeout; exiting anyway`)
+    }
   }
 
   /** Removes everything this upgrader installed in the process (signal handler, listen hook). */
@@ -432,28 +427,6 @@ export class Upgrader {
     if (this.seam.platform !== 'win32') process.removeListener(this.options.signal, this.onSignal)
     this.removeListenHook()
     for (const dispose of this.disposers.splice(0)) dispose()
-  }
-
-  /**
-   * In a successor: the predecessor sends each of its HTTP/1.1 connections once this process is
-   * ready (handover.ts); the server on the same inherited socket adopts it. A connection that
-   * no server here can take (its socket is no longer listened on), or that arrives once this
-   * process drains, is closed: its client sees an idle connection close.
-   */
-  private adoptConnections (): void {
-    const onMessage = (message: unknown, handle: unknown): void => {
-      if (!isConnectionMessage(message)) return
-      // the client closed the connection while it was on its way
-      if (!(handle instanceof net.Socket)) return
-      const server = this.sockets.serverFor(message.fd)
-      if (server === undefined || this.draining) handle.destroy()
-      else adopt(server, handle)
-    }
-    const stop = (): void => { process.removeListener('message', onMessage) }
-    process.on('message', onMessage)
-    // the channel closes with the predecessor: nothing more can arrive
-    this.predecessor?.exited.then(stop)
-    this.disposers.push(stop)
   }
 
   /** Adds something to undo when this upgrader is disposed of. */

@@ -2,7 +2,7 @@ import t from 'tap'
 import { defaults, describe, resolveOptions } from '../lib/options'
 
 t.test('defaults', async t => {
-  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, closeWithGrace: {} })
+  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, connectionHandover: true, closeWithGrace: {} })
   t.same(resolveOptions(null).closeWithGrace, {})
   t.same(resolveOptions({ prefix: '/x', logLevel: 'info' }).signal, defaults.signal, 'Fastify register options pass')
   t.same(resolveOptions({ closeWithGrace: false }).closeWithGrace, false)
@@ -10,6 +10,7 @@ t.test('defaults', async t => {
   t.same(resolveOptions({ closeWithGrace: { delay: false } }).closeWithGrace, { delay: false })
   t.equal(resolveOptions({ signal: 'SIGHUP', pidFile: 'a.pid', readyTimeout: 1, drainTimeout: 2, atExitTimeout: 3 }).drainTimeout, 2)
   t.equal(resolveOptions({ idleGrace: 0 }).idleGrace, 0, 'idle connections may be closed at once')
+  t.equal(resolveOptions({ connectionHandover: false }).connectionHandover, false, 'the hand-over may be turned off')
 })
 
 t.test('every wrong option throws a coded error naming the option, the expectation and the value', async t => {
@@ -30,7 +31,9 @@ t.test('every wrong option throws a coded error naming the option, the expectati
     [{ closeWithGrace: { delay: -1 } }, /Expected `closeWithGrace.delay` to be a positive integer number of milliseconds, or false, got `-1`/],
     [{ closeWithGrace: { delay: '1s' } }, /`closeWithGrace.delay`/],
     [{ closeWithGrace: { skip: 'SIGHUP' } }, /Expected `closeWithGrace.skip` to be an array of event names/],
-    [{ closeWithGrace: { skip: [1] } }, /`closeWithGrace.skip`/]
+    [{ closeWithGrace: { skip: [1] } }, /`closeWithGrace.skip`/],
+    [{ connectionHandover: 'yes' }, /Expected `connectionHandover` to be a boolean, got `"yes"` \(string\)/],
+    [{ connectionHandover: 0 }, /Expected `connectionHandover` to be a boolean, got `0` \(number\)/]
   ]
   for (const name of ['readyTimeout', 'drainTimeout', 'atExitTimeout']) {
     for (const value of ['5s', 0, -1, 1.5, 2 ** 31, null, true, {}, () => {}, 10n, Symbol('x')]) {

@@ -14,7 +14,7 @@ import { fdCount } from './helpers/proc'
 import { startSupervisor } from './helpers/supervisor'
 
 t.test('sockets a generation sends after ready, or malformed, are closed by the supervisor, not held: the next reload works', async t => {
-  const s = await startSupervisor({ command: [process.execPath, ...process.execArgv, fixture('node-generation.ts')], serving: false })
+  const s = await startSupervisor({ command: [process.execPath, fixture('node-generation.ts')], serving: false })
   t.teardown(() => s.kill())
   // a boot through the TypeScript loader on a loaded machine: generous room
   await s.waitFor(l => l.event === 'supervisor.serving', 'the supervisor to serve', 0, 90_000)
@@ -43,7 +43,7 @@ t.test('sockets a generation sends after ready, or malformed, are closed by the 
 
 t.test('a generation drops what a supervisor sends with the wrong shape (an answer without id, a drain without fields) and serves on', async t => {
   // the test process plays the supervisor: it is the generation's parent, with an IPC channel
-  const child = spawn(process.execPath, [...process.execArgv, fixture('node-generation.ts')], {
+  const child = spawn(process.execPath, [fixture('node-generation.ts')], {
     env: { ...process.env, FASTIFY_HOT_RESTART_SUPERVISOR: String(process.pid) },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc']
   })
@@ -80,7 +80,7 @@ t.test('a manifest whose tcp fd is a unix socket fails the boot with BAD_MANIFES
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const entry = { fd: 3, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 1234 }
   const manifest = { version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [entry] }
-  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
+  const child = spawn(process.execPath, [fixture('app.ts')], {
     env: { ...process.env, FASTIFY_HOT_RESTART: JSON.stringify(manifest), PORT: '1234', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe', fd, 'ipc']
   })

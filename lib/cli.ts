@@ -4,29 +4,36 @@
  * file and waits for the outcome; `stop` sends SIGTERM and waits for the exit; `run` starts an
  * app under a supervisor (run.ts).
  */
-import { watch, type FSWatcher } from 'node:fs'
+import { readFileSync, watch, type FSWatcher } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { dirname, join } from 'node:path'
+import { parseOptions } from './args'
 import { readPid, readStatus, type Status } from './pid-file'
 import { run, RUN_HELP } from './run'
+import { status, STATUS_DESCRIPTION, STATUS_HELP } from './status'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as const
 
+// run.ts's help: its usage lines, then what it does
+const RUN_USAGE = RUN_HELP.slice(0, RUN_HELP.indexOf('\n\nrun ') + 1)
+const RUN_DESCRIPTION = RUN_HELP.slice(RUN_USAGE.length + 1)
+
 const HELP = `Usage:
   fastify-hot-restart reload --pid-file <path> [--timeout <ms>] [--signal <name>]
   fastify-hot-restart stop   --pid-file <path> [--timeout <ms>]
-${RUN_HELP}
+${STATUS_HELP}${RUN_USAGE}  fastify-hot-restart --version
+
 reload  Sends the reload signal (default SIGUSR2) to the process in the pid file and waits
         until a new generation is ready, or the upgrade failed.
 stop    Sends SIGTERM and waits until the process has exited.
-
+${STATUS_DESCRIPTION}${RUN_DESCRIPTION}
 Options:
   --pid-file <path>  the pid file the server was given (option pidFile)
   --timeout <ms>     how long to wait (default 70000 for reload, 45000 for stop)
   --signal <name>    the server's reload signal (option signal; default SIGUSR2)
-  -h, --help         this text
+  -h, --help         this text (\`run --help\`, \`status --help\`: that command's)
+  -v, --version      the version of fastify-hot-restart
 
 Exit codes:
   0  done
@@ -36,6 +43,9 @@ Exit codes:
      process that is not a fastify-hot-restart server
   4  timed out waiting
 `
+
+/** After a usage error: the commands' lines, not the whole help. */
+const USAGE = `${HELP.slice(0, HELP.indexOf('\nreload  '))}\n\`fastify-hot-restart --help\` says more.\n`
 
 export interface Io {
   out: { write (s: string): unknown }
@@ -145,36 +155,43 @@ async function stop (pidFile: string, timeout: number, io: Io): Promise<number> 
   return EXIT.ok
 }
 
+/** This package's version, from its package.json (beside dist/ and lib/). */
+export function version (): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version
+}
+
 /**
  * Runs the CLI.
  * @returns the exit code
  */
 export async function main (argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   if (argv[0] === 'run') return run(argv.slice(1), io)
-  let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean }
+  if (argv[0] === 'status') return status(argv.slice(1), io)
+  let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean, version?: boolean }
   let positionals: string[]
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'pid-file': { type: 'string' },
-        timeout: { type: 'string' },
-        signal: { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }))
+    ({ values, positionals } = parseOptions(argv[0] === 'reload' || argv[0] === 'stop' ? argv[0] : 'fastify-hot-restart', argv, {
+      'pid-file': { type: 'string', value: '<path>' },
+      timeout: { type: 'string', value: '<ms>' },
+      signal: { type: 'string', value: '<name>' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' }
+    }, true) as { values: typeof values, positionals: string[] })
   } catch (err) {
-    io.err.write(`${(err as Error).message}\n\n${HELP}`)
+    io.err.write(`${(err as Error).message}\n\n${USAGE}`)
     return EXIT.usage
   }
   const [command, ...extra] = positionals
+  if (values.version === true) {
+    io.out.write(`${version()}\n`)
+    return EXIT.ok
+  }
   if (values.help === true || command === 'help') {
     io.out.write(HELP)
     return EXIT.ok
   }
   const usage = (why: string): number => {
-    io.err.write(`${why}\n\n${HELP}`)
+    io.err.write(`${why}\n\n${USAGE}`)
     return EXIT.usage
   }
   if (command !== 'reload' && command !== 'stop') return usage(command === undefined ? 'missing command: reload, stop or run' : `unknown command "${command}"`)

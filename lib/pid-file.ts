@@ -16,6 +16,11 @@ export interface AttemptStatus {
   message?: string
   successorPid?: number
   generation?: number
+  /** When it started and ended (ms since the epoch), for `status`. */
+  startedAt?: number
+  endedAt?: number
+  /** The process that ran it, in `history` (attempts of earlier generations). */
+  pid?: number
 }
 
 /** What the status file holds: who serves and what became of its upgrades. */
@@ -25,6 +30,16 @@ export interface Status {
   /** The attempt counter; the CLI reads it before it signals and follows the next one. */
   attempt: number
   attempts: Record<string, AttemptStatus>
+  /** When `pid` started serving (ms since the epoch). */
+  since?: number
+  /** Pids that were draining when this was written (the reader checks which still live). */
+  draining?: number[]
+  /** Under a supervisor: the pids of the serving generation's workers. */
+  servingPids?: number[]
+  /** Under a supervisor: its state. */
+  state?: string
+  /** The attempts of earlier generations, oldest first, each with the `pid` that ran it. */
+  history?: AttemptStatus[]
 }
 
 const KEEP_ATTEMPTS = 10
@@ -73,17 +88,42 @@ export function checkPidFile (pidFile: string): string {
   return path
 }
 
-/** Writes the pid file and a fresh status file for a process that is now serving. */
-export function writeServing (pidFile: string, pid: number, generation: number): void {
-  writeStatus(pidFile, { pid, generation, attempt: 0, attempts: {} })
+/**
+ * Writes the pid file and a fresh status file for a process that is now serving. A successor
+ * names its `predecessor` (still draining): the predecessor's attempts are carried over as
+ * `history`, the one that started this process marked succeeded.
+ */
+export function writeServing (pidFile: string, pid: number, generation: number, predecessor?: number): void {
+  const previous = predecessor === undefined ? undefined : readStatus(pidFile)
+  const history = previous !== undefined && previous.pid === predecessor ? carried(previous, pid, generation) : []
+  writeStatus(pidFile, { pid, generation, attempt: 0, attempts: {}, since: Date.now(), draining: predecessor === undefined ? [] : [predecessor], history })
   writeFileAtomic(pidFile, `${pid}\n`)
 }
 
-/** Writes the status file, keeping the last few attempts. */
+function carried (previous: Status, pid: number, generation: number): AttemptStatus[] {
+  const own = Object.keys(previous.attempts).map(Number).sort((a, b) => a - b).map(key => {
+    const attempt = { ...previous.attempts[key], pid: previous.pid } as AttemptStatus
+    return attempt.state === 'upgrading' ? { ...attempt, state: 'succeeded' as const, successorPid: pid, generation, endedAt: Date.now() } : attempt
+  })
+  return [...(previous.history ?? []), ...own].slice(-KEEP_ATTEMPTS)
+}
+
+/** The attempt record `next`, stamped with when the attempt started (and ended, unless upgrading). */
+export function stamped (previous: AttemptStatus | undefined, next: AttemptStatus): AttemptStatus {
+  const now = Date.now()
+  return { startedAt: previous?.startedAt ?? now, ...previous, ...next, ...(next.state === 'upgrading' ? {} : { endedAt: now }) }
+}
+
+/**
+ * Writes the status file, keeping the last few attempts, and what the last write for the same
+ * pid said of its start, its predecessor and its history.
+ */
 export function writeStatus (pidFile: string, status: Status): void {
   const keys = Object.keys(status.attempts).map(Number).sort((a, b) => b - a)
   for (const key of keys.slice(KEEP_ATTEMPTS)) delete status.attempts[key]
-  writeFileAtomic(statusPath(pidFile), `${JSON.stringify(status)}\n`)
+  const kept = readStatus(pidFile)
+  const { since, draining, history } = kept?.pid === status.pid ? kept : {} as Partial<Status>
+  writeFileAtomic(statusPath(pidFile), `${JSON.stringify({ since, draining, history, ...status })}\n`)
 }
 
 /**

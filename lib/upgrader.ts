@@ -27,7 +27,7 @@ import {
 } from './errors'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
-import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
@@ -258,7 +258,7 @@ export class Upgrader {
     this.predecessor?.sendReady()
     if (this.pidFile !== undefined) {
       try {
-        writeServing(this.pidFile, process.pid, this.generation)
+        writeServing(this.pidFile, process.pid, this.generation, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
       } catch (err) {
         this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
@@ -276,7 +276,7 @@ export class Upgrader {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = status
+    this.attempts[attempt] = stamped(this.attempts[attempt], status)
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
     // another process may serve from this pid file now (our successor): never write over it
     if (readStatus(this.pidFile)?.pid !== process.pid) return
@@ -315,6 +315,7 @@ export class Upgrader {
       readyTimeout: this.options.readyTimeout
     })
     this.successor = successor
+    this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     let ready
     try {

@@ -33,7 +33,7 @@ t.test('bad arguments exit 2 and say why', async t => {
     [['restart'], /unknown command "restart"/],
     [['reload'], /missing --pid-file/],
     [['reload', '--pid-file', ''], /missing --pid-file/],
-    [['reload', '--pid-file', 'x', '--bogus'], /Unknown option '--bogus'/],
+    [['reload', '--pid-file', 'x', '--bogus'], /unknown option --bogus for "reload"/],
     [['reload', '--pid-file', 'x', 'extra'], /unexpected argument "extra"/],
     [['reload', '--pid-file', 'x', '--timeout', '5s'], /--timeout expects a positive number of milliseconds, got "5s"/],
     [['reload', '--pid-file', 'x', '--timeout', '0'], /--timeout expects/],

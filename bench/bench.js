@@ -56,13 +56,15 @@ function cleanup () {
   return cleaned
 }
 
-async function main () {
+let results
+
+async function main (progressed) {
   ctx.reports = await startReports(dir)
-  const results = {
+  results = {
     date: new Date().toISOString(),
     mode,
     plan,
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}`, loadavg: os.loadavg().map(l => Number(l.toFixed(2))) },
     workloads: Object.fromEntries(plan.workloads.map(w => [w, WORKLOADS[w].title])),
     subjects: {},
     runs: [],
@@ -78,16 +80,20 @@ async function main () {
   if (!args['no-extras']) {
     progress('boot time of the bare app...')
     results.boot = await measureBoot(ctx, plan.boots)
+    progressed()
     results.bootWithPlugin = await measureBoot(ctx, plan.boots, undefined, 'hot')
     progress('handover of fastify-hot-restart with no load...')
+    progressed()
     results.handoverIdle = await measureHandover(ctx, plan.boots)
     progress('boot time of the app under the W1 load...')
+    progressed()
     results.bootUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load)
     results.bootWithPluginUnderLoad = await measureBoot(ctx, plan.boots, WORKLOADS.W1.load, 'hot')
     say(`app boot (spawn -> listening), p50: bare ${results.boot.p50} ms idle, ${results.bootUnderLoad.p50} ms while another app serves the W1 load; ` +
       `with the plugin ${results.bootWithPlugin.p50} ms idle, ${results.bootWithPluginUnderLoad.p50} ms under load; ` +
       `fastify-hot-restart's handover with no load ${results.handoverIdle.p50} ms`)
     progress('throughput: plugin vs bare Fastify...')
+    progressed()
     results.throughput = await measureThroughput(ctx, WORKLOADS.W1.load, plan.throughputPairs, plan.throughputMs)
     say(`steady throughput, plugin / bare Fastify: ${(results.throughput.ratio * 100).toFixed(1)}% (median of pairs ${(results.throughput.medianPairRatio * 100).toFixed(1)}%)`)
   }
@@ -101,7 +107,7 @@ async function main () {
         progress(`${label}...`)
         let outcome
         try {
-          outcome = await runOne(ctx, make(ctx), workload, { ...plan, reloads }, text => progress(`${label}: ${text}`))
+          outcome = await runOne(ctx, make(ctx), workload, { ...plan, reloads }, text => { progressed(); progress(`${label}: ${text}`) })
         } catch (err) {
           // the run is lost, not the bench: kill what it left, say why, go on with the next
           say(`${label}: FAILED: ${err.message}`)
@@ -114,6 +120,7 @@ async function main () {
         results.runs.push({ subject: NAMES[key], workload: w, steadyFrom: workload.steadyFrom, ...summary })
         if (reloads > 0) (raw[NAMES[key]] ??= []).push({ label: `${w}: ${workload.title}`, ...r })
         say(`${label}: ${summary.requests} requests, ${summary.reloads} reloads, ${summary.failed} failed${summary.failed ? ' ' + JSON.stringify(summary.failures) : ''}`)
+        progressed()
       }
     }
   }
@@ -130,11 +137,7 @@ async function main () {
   }
   writeFileSync(json, JSON.stringify(results, null, 2) + '\n')
 
-  console.log(`\nfastify-hot-restart bench, ${mode} mode, ${results.date}; ${results.machine.cpus} cpus, node ${results.machine.node}\n`)
-  for (const [w, title] of Object.entries(results.workloads)) console.log(`- ${w}: ${title}`)
-  console.log('\nFailed requests (with reloads):\n\n' + failuresTable(results))
-  console.log('\nLatency and timings (steady = the same subject and workload without reloads):\n\n' + timingTable(results))
-  if (results.goals.length > 0) console.log('\nGoals (fastify-hot-restart):\n\n' + goalsTable(results))
+  printTables(results)
   for (const e of results.errors) console.log(`\nFAILED RUN: ${e.subject} ${e.workload}${e.reloads ? ' with reloads' : ' steady'}: ${e.error}`)
   console.log(`\nwritten: ${relative(process.cwd(), json)} and ${Object.keys(raw).length} SVG timelines beside it`)
 
@@ -146,4 +149,24 @@ async function main () {
   return code
 }
 
-runBounded(main, cleanup, plan.limitMs, say)
+/** The tables of what was measured (all of it, or what a run that gave up had done). */
+function printTables (results) {
+  const { machine: m } = results
+  console.log(`\nfastify-hot-restart bench, ${mode} mode, ${results.date}; ${m.cpus} x ${m.cpu}, node ${m.node}; load average ${m.loadavg.join(' ')} at the start\n`)
+  for (const [w, title] of Object.entries(results.workloads)) console.log(`- ${w}: ${title}`)
+  console.log('\nFailed requests (with reloads):\n\n' + failuresTable(results))
+  console.log('\nLatency and timings (steady = the same subject and workload without reloads):\n\n' + timingTable(results))
+  if (results.goals?.length > 0) console.log('\nGoals (fastify-hot-restart):\n\n' + goalsTable(results))
+}
+
+// a reload or a run ends every few seconds, even on a loaded machine: two minutes without one
+// is a stuck run; then the tables of the runs already done are printed
+runBounded(main, cleanup, {
+  limitMs: plan.limitMs,
+  stallMs: 2 * 60000,
+  onGiveUp: () => {
+    if (results === undefined || results.runs.length === 0) return
+    console.log('\nThe bench gave up; what it measured until then:')
+    printTables(results)
+  }
+}, say)

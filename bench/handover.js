@@ -10,6 +10,7 @@ const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
 const os = require('node:os')
 const { join } = require('node:path')
 const { parseArgs } = require('node:util')
+const { runBounded, sleep } = require('./lib/bounded')
 const { startReports } = require('./lib/reports')
 const { startLoad } = require('./lib/client')
 const { summarize, round } = require('./lib/stats')
@@ -23,7 +24,6 @@ const { FASTIFY_HOT_RESTART, ...env } = process.env
 const spawned = new Set()
 const now = () => performance.timeOrigin + performance.now()
 const epoch = (benchTime) => performance.timeOrigin + benchTime
-const limit = setTimeout(() => { console.error('handover: gave up after 10 minutes'); finish(2) }, 10 * 60000)
 
 function start (subject) {
   const child = spawn(process.execPath, ['--require', join(__dirname, 'lib', 'probe.js'), join(__dirname, 'app.js')], {
@@ -48,12 +48,12 @@ function events () {
 let reports
 const rows = { hot: [], bare: [] }
 
-async function main () {
+async function main (progressed) {
   reports = await startReports(dir)
   start('hot')
   let current = await reports.nextListening(0, 'the first app to listen')
   const load = args.load === undefined ? undefined : startLoad(current.port, WORKLOADS[args.load].load, performance.now())
-  await new Promise(resolve => setTimeout(resolve, 1000))
+  await sleep(1000)
   for (let i = 0; i < RUNS; i++) {
     // a reload
     const seen = new Set(reports.processes.keys())
@@ -98,12 +98,14 @@ async function main () {
     bare.kill('SIGTERM')
     await reports.exited(bare.pid, 30000)
     process.stderr.write(`\r${i + 1}/${RUNS}`)
+    progressed()
   }
   if (load !== undefined) await load.stop()
   process.kill(current.pid, 'SIGTERM')
   await reports.exited(current.pid, 30000)
   print('reload with fastify-hot-restart: ms since the signal (SIGUSR2 sent)', rows.hot)
   print('bare boot: ms since the spawn', rows.bare)
+  return 0
 }
 
 /** Each event's time since `since`. */
@@ -125,18 +127,18 @@ function print (title, list) {
   }
 }
 
-let finishing
-function finish (code) {
-  finishing ??= (async () => {
-    clearTimeout(limit)
+let cleaned
+function cleanup () {
+  cleaned ??= (async () => {
     for (const pid of spawned) {
       if (reports?.processes.get(pid)?.exitedAt !== undefined) continue
       try { process.kill(pid, 'SIGKILL') } catch {}
     }
     await reports?.close()
     rmSync(dir, { recursive: true, force: true })
-    process.exitCode = code
   })()
+  return cleaned
 }
 
-main().then(() => finish(0), err => { console.error(err); finish(2) })
+// each run is a reload and a boot: a minute with neither is a stuck run
+runBounded(main, cleanup, { limitMs: 30 * 60000, stallMs: 60000 }, text => console.error(text))

@@ -11,12 +11,14 @@
 // `node bench/soak.js app` is the app it reloads: a minimal Fastify server on the compiled
 // plugin (dist/), quiet, so that the run measures the library and not the logs.
 const { spawn } = require('node:child_process')
-const { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } = require('node:fs')
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
 const http = require('node:http')
 const { tmpdir } = require('node:os')
 const { join } = require('node:path')
 const { createInterface } = require('node:readline')
+const { runBounded } = require('./lib/bounded')
 const { countedGet } = require('./lib/counted-get')
+const { fdsWithoutConnections: measure, processStat: stat, running: alive } = require('./lib/procfs')
 
 if (process.argv[2] === 'app') {
   const Fastify = require('fastify')
@@ -44,50 +46,7 @@ let running = true
 
 const request = (agent, port) => countedGet(stats, agent, port)
 
-/** The state ('R', 'S', 'Z' for a zombie...) and parent of a process; undefined when it does not exist. */
-function stat (pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const [state, ppid] = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return { state, ppid: Number(ppid) }
-  } catch {
-    return undefined
-  }
-}
-
-const alive = (pid) => { const s = stat(pid); return s !== undefined && s.state !== 'Z' }
-
-/** The inodes of the TCP connections (not the listening sockets) of this network namespace. */
-function connectionInodes () {
-  const inodes = new Set()
-  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = ''
-    try { text = readFileSync(file, 'utf8') } catch {}
-    for (const row of text.split('\n').slice(1)) {
-      const cols = row.trim().split(/\s+/)
-      if (cols.length > 9 && cols[3] !== '0A') inodes.add(cols[9])
-    }
-  }
-  return inodes
-}
-
-/**
- * The fds of a process, not counting its client connections (their number depends on the load
- * at that instant), and its RSS. The smallest of 3 samples: a connection that opens between
- * the two reads would otherwise count.
- */
-function measure (pid) {
-  let fds = Infinity
-  for (let i = 0; i < 3; i++) {
-    const links = readdirSync(`/proc/${pid}/fd`).map(fd => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) } catch { return '' } })
-    const connections = connectionInodes()
-    fds = Math.min(fds, links.filter(l => !connections.has(/^socket:\[(\d+)\]$/.exec(l)?.[1])).length)
-  }
-  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return { fds, rssMB: Math.round(Number(rss[1]) / 102.4) / 10 }
-}
-
-async function main () {
+async function main (progressed) {
   const app = spawn(process.execPath, [__filename, 'app'], {
     env: { ...process.env, SOAK_PID_FILE: pidFile },
     stdio: ['ignore', 'pipe', 'inherit']
@@ -154,6 +113,7 @@ async function main () {
       console.log(`generation ${generation}: ${Math.round((Date.now() - started) / 1000)} s, requests ${stats.ok + stats.failed}, failed ${stats.failed}, fds ${counts.fds}, rss ${counts.rssMB} MB`)
     }
     pid = successor
+    progressed()
   }
   running = false
   await Promise.all(loops)
@@ -185,13 +145,11 @@ async function main () {
   return stats.failed === 0 && flat && pidFileProblems.length === 0 && running_.length === 0 && zombies.length === 0 ? 0 : 1
 }
 
-const limit = setTimeout(() => {
-  console.error(`soak: gave up after ${LIMIT_MS} ms`)
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
-  process.exit(2)
-}, LIMIT_MS)
-main().then(code => { clearTimeout(limit); process.exitCode = code }, err => {
-  console.error(err)
-  for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
-  process.exit(2)
-})
+function cleanup () {
+  for (const pid of pids) { if (alive(pid)) try { process.kill(pid, 'SIGKILL') } catch {} }
+  rmSync(dir, { recursive: true, force: true })
+  return Promise.resolve()
+}
+
+// a generation takes well under a second here; a minute without one is a stuck run
+runBounded(main, cleanup, { limitMs: LIMIT_MS, stallMs: 60000 }, text => console.error(text))

@@ -18,7 +18,7 @@ const os = require('node:os')
 const { join, relative } = require('node:path')
 const { parseArgs } = require('node:util')
 const { startLoad } = require('./lib/client')
-const { runBounded } = require('./lib/bounded')
+const { runBounded, sleep } = require('./lib/bounded')
 const { startReports } = require('./lib/reports')
 const { killAll, STEP_TIMEOUT } = require('./lib/subjects')
 const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
@@ -47,7 +47,6 @@ const LOADS = {
 const limitMs = 10 * 60000
 
 const say = (text) => process.stderr.write(text + '\n')
-const sleep = (t) => new Promise(resolve => setTimeout(resolve, t))
 const dir = mkdtempSync(join(os.tmpdir(), 'fhr-workers-'))
 const { FASTIFY_HOT_RESTART, FASTIFY_HOT_RESTART_SUPERVISOR, ...env } = process.env
 const ctx = { dir, env, spawned: new Set(), reports: undefined }

@@ -22,10 +22,10 @@ export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOp
     skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]
   } as closeWithGrace.Options, async ({ signal, err }) => {
     if (err !== undefined) {
-      log.error({ err }, 'hot-restart: shutting down after an uncaught error')
+      log.error({ event: 'shutdown.error', err }, 'hot-restart: shutting down after an uncaught error')
       if (upgrader.state === 'booting') upgrader.predecessor?.sendError(err)
     } else {
-      log.info({ signal }, 'hot-restart: shutting down')
+      log.info({ event: 'shutdown.started', signal }, 'hot-restart: shutting down')
     }
     await upgrader.shutdown()
   })

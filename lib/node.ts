@@ -13,14 +13,17 @@ import { checkHook, type AtExitHook } from './at-exit'
 import { isHttpServer } from './drain'
 import { InvalidOptionError } from './errors'
 import { installGracefulShutdown } from './graceful'
+import { jsonLogger, type Logger } from './log'
 import { describe, ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
 import { serveReadiness } from './readiness'
 import type { OpenSocket } from './sockets'
-import { sharedUpgrader, type Logger, type UpgradeResult } from './upgrader'
+import { sharedUpgrader, type UpgradeResult } from './upgrader'
 
 export * from './errors'
 export type { HotRestartOptions } from './options'
-export type { UpgradeResult, Logger } from './upgrader'
+export type { UpgradeResult } from './upgrader'
+export type { Logger } from './log'
+export { jsonLogger } from './log'
 export type { OpenSocket } from './sockets'
 
 /** Options of the node:http adapter: the plugin's, plus a logger. */
@@ -46,17 +49,6 @@ export interface NodeHotRestart {
   readonly generation: number
   readonly draining: boolean
   readonly predecessorExited: Promise<void>
-}
-
-/** One JSON line per entry, like pino's, so that logs read the same as the Fastify plugin's. */
-export const jsonLogger: Logger = {
-  info: (obj, msg) => { process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), pid: process.pid, ...obj, msg })}\n`) },
-  warn: (obj, msg) => { process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), pid: process.pid, ...obj, msg })}\n`) },
-  error: (obj, msg) => {
-    const err = (obj as { err?: unknown }).err
-    const record = err instanceof Error ? { ...obj, err: { type: err.name, message: err.message, code: (err as { code?: string }).code } } : obj
-    process.stderr.write(`${JSON.stringify({ level: 50, time: Date.now(), pid: process.pid, ...record, msg })}\n`)
-  }
 }
 
 function isLogger (value: unknown): value is Logger {

@@ -109,7 +109,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   try {
     for (const request of requests) {
       listening.push(bindListen(request))
-      log.info({ address: describeEntry(listening.at(-1)!.entry) }, 'hot-restart supervisor: bound (--listen)')
+      log.info({ event: 'supervisor.bound', address: describeEntry(listening.at(-1)!.entry) }, 'hot-restart supervisor: bound (--listen)')
     }
   } catch (err) {
     for (const { entry, handle } of listening) {
@@ -117,7 +117,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       // a unix socket bound under a temporary name and renamed: closing it leaves the path
       if (entry.path !== undefined) rmSync(entry.path, { force: true })
     }
-    log.error({ err }, `hot-restart supervisor: ${(err as Error).message}`)
+    log.error({ event: 'supervisor.bind-failed', err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED
   }
   const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, log })
@@ -132,19 +132,19 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       return
     }
     signalled = true
-    log.info({ signal }, 'hot-restart supervisor: shutting down (a second signal kills)')
+    log.info({ event: 'supervisor.signal', signal }, 'hot-restart supervisor: shutting down (a second signal kills)')
     supervisor.stop().catch(/* c8 ignore next */ () => {})
   }
   const handlers: Array<[NodeJS.Signals, (signal: NodeJS.Signals) => void]> = [
     ['SIGHUP', reload], ['SIGUSR2', reload], ['SIGTERM', stop], ['SIGINT', stop]
   ]
   for (const [signal, handler] of handlers) process.on(signal, handler)
-  log.info({ pid: process.pid, command }, 'hot-restart supervisor: starting')
+  log.info({ event: 'supervisor.starting', pid: process.pid, command }, 'hot-restart supervisor: starting')
   try {
     await supervisor.start()
   } catch (err) {
     if (supervisor.state !== 'stopping') {
-      log.error({ err }, `hot-restart supervisor: the first generation failed to start: ${(err as Error).message}`)
+      log.error({ event: 'supervisor.start-failed', err }, `hot-restart supervisor: the first generation failed to start: ${(err as Error).message}`)
       await supervisor.stop(FAILED)
     }
   }

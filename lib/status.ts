@@ -68,7 +68,7 @@ export function report (pidFile: string, now = Date.now()): StatusReport {
   const status = readStatus(pidFile)
   if (status?.pid !== pid) return down(`process ${pid} (from ${pidFile}) is not a fastify-hot-restart server: no status file names it`)
   const supervised = status.servingPids !== undefined
-  const own = Object.keys(status.attempts).map(Number).sort((a, b) => a - b).map(key => ({ pid, ...status.attempts[key] }))
+  const own = Object.keys(status.attempts).map(Number).sort((a, b) => a - b).map(key => ({ pid, ...status.attempts[key] as AttemptStatus }))
   const attempts = [...(status.history ?? []), ...own].reverse().map(attempt => ({
     ...attempt,
     ...(attempt.startedAt !== undefined && attempt.endedAt !== undefined ? { durationMs: attempt.endedAt - attempt.startedAt } : {})

@@ -131,7 +131,7 @@ export class Supervisor {
     if (this.options.pidFile !== undefined) writeServing(this.options.pidFile, process.pid, this.generation)
     this.writeStatusFile() // with the attempts already counted (refused while starting)
     await this.notify('READY=1')
-    this.log.info({ pid: process.pid, servingPid: this.pids(first)[0], servingPids: this.pids(first), generation: 1, sockets: this.sockets.length },
+    this.log.info({ event: 'supervisor.serving', pid: process.pid, servingPid: this.pids(first)[0], servingPids: this.pids(first), generation: 1, sockets: this.sockets.length },
       'hot-restart supervisor: serving')
   }
 
@@ -165,7 +165,7 @@ export class Supervisor {
     siblings.add(successor)
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
-    this.log.info({ generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
+    this.log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
     // for `reload`'s progress: the pid that boots
     if (this.state === 'reloading' && this.attempts[this.attempt]?.successorPid === undefined) this.record(this.attempt, { state: 'upgrading', successorPid: child.pid, generation })
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
@@ -313,7 +313,7 @@ export class Supervisor {
     const refused = this.refusal()
     if (refused !== undefined) {
       const code = (refused as { code?: string }).code
-      this.log.warn({ code, trigger }, `hot-restart supervisor: reload refused: ${refused.message}`)
+      this.log.warn({ event: 'supervisor.reload.refused', code, trigger }, `hot-restart supervisor: reload refused: ${refused.message}`)
       this.record(attempt, { state: 'refused', code, message: refused.message })
       throw refused
     }
@@ -321,7 +321,7 @@ export class Supervisor {
     this.record(attempt, { state: 'upgrading' })
     const started = performance.now()
     const generation = this.started + 1
-    this.log.info({ trigger, generation }, 'hot-restart supervisor: reload started')
+    this.log.info({ event: 'supervisor.reload.started', trigger, generation }, 'hot-restart supervisor: reload started')
     void this.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`)
     let next: Group
     try {
@@ -330,7 +330,7 @@ export class Supervisor {
       const e = err as Error & { code?: string, cause?: unknown }
       if ((this.state as SupervisorState) === 'stopping') throw err
       this.state = 'serving'
-      this.log.error({ err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
+      this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       this.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
       // workers that crashed meanwhile are replaced now
       if (this.current!.workers.size < this.workers) this.restart()
@@ -341,7 +341,7 @@ export class Supervisor {
     const old = this.current!
     const pids = this.pids(next)
     this.serve(next, old, readyMs)
-    this.log.info({ servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.pids(old)[0], drainingPids: this.pids(old) },
+    this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.pids(old)[0], drainingPids: this.pids(old) },
       'hot-restart supervisor: reloaded')
     this.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
     void this.notify('READY=1')
@@ -363,7 +363,7 @@ export class Supervisor {
       }
     }
     if (group !== this.current || this.state === 'stopping') return
-    this.log.error({ generationPid: worker.pid, generation: worker.generation, exitCode: code, signal },
+    this.log.error({ event: 'supervisor.crashed', generationPid: worker.pid, generation: worker.generation, exitCode: code, signal },
       'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets')
     // during a reload: a new generation takes over, or the reload fails and restarts what is missing
     if (this.state !== 'reloading') this.restart()
@@ -377,7 +377,7 @@ export class Supervisor {
     const now = performance.now()
     this.crashes = [...this.crashes.filter(t => now - t < RESTART_WINDOW), now]
     if (this.crashes.length > this.options.maxRestarts) {
-      this.log.error({ crashes: this.crashes.length, maxRestarts: this.options.maxRestarts, windowMs: RESTART_WINDOW },
+      this.log.error({ event: 'supervisor.gave-up', crashes: this.crashes.length, maxRestarts: this.options.maxRestarts, windowMs: RESTART_WINDOW },
         'hot-restart supervisor: too many crashes; giving up')
       this.stop(1).catch(/* c8 ignore next */ () => {})
       return
@@ -406,12 +406,12 @@ export class Supervisor {
       this.send(worker, { hotRestart: 'predecessor-exited' })
       if (this.state === 'restarting' && this.restarting === 0 && this.restartTimer === undefined) this.state = 'serving'
       this.writeStatusFile()
-      this.log.info({ servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay) },
+      this.log.info({ event: 'supervisor.restarted', servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay) },
         'hot-restart supervisor: restarted after a crash')
     }, (err: Error & { code?: string }) => {
       this.restarting--
       if (this.state === 'stopping') return
-      this.log.error({ err, code: err.code, generation }, `hot-restart supervisor: the restart failed: ${err.message}`)
+      this.log.error({ event: 'supervisor.restart.failed', err, code: err.code, generation }, `hot-restart supervisor: the restart failed: ${err.message}`)
       this.restart()
     })
   }
@@ -424,13 +424,13 @@ export class Supervisor {
     this.stopping ??= (async () => {
       this.state = 'stopping'
       clearTimeout(this.restartTimer)
-      this.log.info({ generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
+      this.log.info({ event: 'supervisor.stopping', generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
       await Promise.all([...this.booting].map(s => s.kill()))
       for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown' })
       await Promise.all([...this.children].map(w => w.exited))
       this.close()
-      this.log.info({ exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')
+      this.log.info({ event: 'supervisor.stopped', exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')
       this.finished(this.forced ? 1 : code)
     })()
     return this.stopping
@@ -441,7 +441,7 @@ export class Supervisor {
     this.forced = true
     this.state = 'stopping'
     clearTimeout(this.restartTimer)
-    this.log.warn({ generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: forced stop; killing every generation')
+    this.log.warn({ event: 'supervisor.forced', generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: forced stop; killing every generation')
     for (const worker of this.children) worker.child.kill('SIGKILL')
     Promise.all([...this.children].map(w => w.exited)).then(() => {
       this.close()

@@ -27,7 +27,7 @@ export function notifySystemd (assignments: string[], log: NotifyLogger, env: No
   return new Promise(resolve => {
     execFile('systemd-notify', assignments, { env, timeout: 5000 }, (err, _stdout, stderr) => {
       if (err !== null) {
-        log.warn({ err: { message: err.message, code: err.code }, stderr: stderr.trim(), assignments, notifySocket: env.NOTIFY_SOCKET },
+        log.warn({ event: 'systemd.failed', err: { message: err.message, code: err.code }, stderr: stderr.trim(), assignments, notifySocket: env.NOTIFY_SOCKET },
           'hot-restart: could not notify systemd (is systemd-notify installed?)')
       }
       resolve()

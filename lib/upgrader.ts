@@ -25,6 +25,7 @@ import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
 } from './errors'
+import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
@@ -34,12 +35,7 @@ import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
-/** A pino-compatible logger. */
-export interface Logger {
-  info (obj: object, msg: string): void
-  warn (obj: object, msg: string): void
-  error (obj: object, msg: string): void
-}
+export type { Logger } from './log'
 
 /** What a successful upgrade resolves with. */
 export interface UpgradeResult {
@@ -122,7 +118,7 @@ export class Upgrader {
     manifestRead = true
     let manifest: Manifest | undefined
     if (reading.kind === 'foreign') {
-      log.warn({ manifestPid: reading.pid, ppid: process.ppid },
+      log.warn({ event: 'manifest.foreign', manifestPid: reading.pid, ppid: process.ppid },
         'hot-restart: ignoring a manifest in the environment that another process left (its pid is not our parent\'s); binding fresh sockets')
     } else if (reading.kind === 'ours') {
       manifest = reading.manifest
@@ -136,7 +132,7 @@ export class Upgrader {
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
-        if (this.state !== 'closed') log.info({ predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
+        if (this.state !== 'closed') log.info({ event: 'predecessor.exited', predecessorPid: this.predecessor?.pid }, 'hot-restart: the predecessor has exited')
       })
     }
 
@@ -152,11 +148,11 @@ export class Upgrader {
     if (seam.platform !== 'win32') process.on(options.signal, this.onSignal)
     if (this.supervisor !== undefined) {
       // the supervisor's pid file is the one that names the server
-      log.info({ supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
+      log.info({ event: 'supervised', supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
       this.disposers.push(this.supervisor.listen({
         drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
         shutdown: (why) => {
-          log.info({ why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
+          log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
           this.shutdown().then(() => this.seam.exit(0), /* c8 ignore next */ () => this.seam.exit(1))
         }
       }))
@@ -241,7 +237,7 @@ export class Upgrader {
     this.state = 'serving'
     const closed = this.sockets.closeUnclaimed()
     if (closed.length > 0) {
-      this.log.info({ fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
+      this.log.info({ event: 'sockets.unclaimed', fds: closed.map(e => e.fd) }, 'hot-restart: closed inherited sockets that no listen() claimed')
     }
     stopReportingBootErrors()
     // standalone under systemd (Type=notify): systemd learns the new main pid before the
@@ -260,10 +256,10 @@ export class Upgrader {
       try {
         writeServing(this.pidFile, process.pid, this.generation, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
       } catch (err) {
-        this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
+        this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
     }
-    this.log.info({ pid: process.pid, generation: this.generation }, 'hot-restart: ready')
+    this.log.info({ event: 'ready', pid: process.pid, generation: this.generation }, 'hot-restart: ready')
   }
 
   private refusal (): Error | undefined {
@@ -284,7 +280,7 @@ export class Upgrader {
       writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
     /* c8 ignore start: a disk error between two writes of the same file */
     } catch (err) {
-      this.log.error({ err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
+      this.log.error({ event: 'status-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
     /* c8 ignore stop */
   }
@@ -298,7 +294,7 @@ export class Upgrader {
     const attempt = ++this.attempt
     const refused = this.refusal()
     if (refused !== undefined) {
-      this.log.warn({ code: (refused as { code?: string }).code, pid: process.pid }, `hot-restart: upgrade refused: ${refused.message}`)
+      this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code, pid: process.pid }, `hot-restart: upgrade refused: ${refused.message}`)
       this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
       throw refused
     }
@@ -316,7 +312,7 @@ export class Upgrader {
     })
     this.successor = successor
     this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
-    this.log.info({ successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
+    this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     let ready
     try {
       ready = await successor.ready
@@ -324,7 +320,7 @@ export class Upgrader {
       this.successor = undefined
       if (this.state === 'upgrading') this.state = 'serving'
       const e = err as Error & { code?: string, cause?: unknown }
-      this.log.error({ err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
+      this.log.error({ event: 'upgrade.failed', err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
         `hot-restart: upgrade failed; still serving: ${e.message}`)
       this.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
       throw err
@@ -332,7 +328,7 @@ export class Upgrader {
     const readyAt = performance.now()
     this.successor = undefined
     successor.process.unref()
-    this.log.info({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
+    this.log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
       'hot-restart: the successor is ready; draining')
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
       .catch(/* c8 ignore next */ () => {})
@@ -350,7 +346,7 @@ export class Upgrader {
   private finish (reason: 'upgrade' | 'shutdown', upgrade: { successorPid: number, generation: number, signalToReadyMs: number, readyAt: number } | undefined): Promise<void> {
     this.closing ??= (async () => {
       if (this.successor !== undefined) {
-        this.log.info({ successorPid: this.successor.pid }, 'hot-restart: stopping the successor that is booting')
+        this.log.info({ event: 'upgrade.aborted', successorPid: this.successor.pid }, 'hot-restart: stopping the successor that is booting')
         await this.successor.kill()
       }
       this.state = 'draining'
@@ -365,7 +361,7 @@ export class Upgrader {
       const drained: DrainReport = await draining
       await drainHooks
       if (drained.forced > 0) {
-        this.log.warn({ forced: drained.forced, forcedRequests: drained.forcedRequests, drainTimeout: this.options.drainTimeout },
+        this.log.warn({ event: 'drain.forced', forced: drained.forced, forcedRequests: drained.forcedRequests, drainTimeout: this.options.drainTimeout },
           'hot-restart: drainTimeout reached; closed the remaining connections')
       }
       const drainedAt = performance.now()
@@ -387,6 +383,7 @@ export class Upgrader {
             drainedToExitMs: Math.round(performance.now() - drainedAt)
           }
       this.log.info({
+        event: 'exit',
         hotRestart: {
           reason,
           predecessorPid: process.pid,
@@ -410,7 +407,7 @@ export class Upgrader {
       try {
         await participant.close()
       } catch (err) {
-        this.log.error({ err, app: participant.name }, 'hot-restart: closing the app failed')
+        this.log.error({ event: 'app.close-failed', err, app: participant.name }, 'hot-restart: closing the app failed')
       }
     }))
   }

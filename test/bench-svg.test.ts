@@ -6,7 +6,7 @@ const { timelineSvg } = require('../bench/lib/timeline.js')
 const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length
 
 t.test('elements, attributes and text are escaped', async t => {
-  t.equal(escape(`a<b>&"c'`), 'a&lt;b&gt;&amp;&quot;c&#39;')
+  t.equal(escape('a<b>&"c\''), 'a&lt;b&gt;&amp;&quot;c&#39;')
   t.equal(el('text', { x: 1.234, y: undefined, class: 'a"b' }, '<1 ms & more>'),
     '<text x="1.23" class="a&quot;b">&lt;1 ms &amp; more&gt;</text>')
   t.equal(el('g', {}, [el('rect', { width: 2 }), el('circle')]), '<g><rect width="2"/><circle/></g>')

@@ -59,7 +59,7 @@ t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOAD
   t.comment(`echo (TCP, plain listen): reloads ${RELOADS}, exchanges ${plainOutcome.ok + plainOutcome.failed}, failed ${plainOutcome.failed} ${JSON.stringify(plainOutcome.failures)}`)
   t.equal(outcome.failed, 0, 'no echo exchange failed on the named server')
   t.equal(plainOutcome.failed, 0, 'nor on the plain one')
-  for (const p of pids) t.ok(outcome.byPid[p] > 0 && plainOutcome.byPid[p] > 0, `pid ${p} answered echo lines on both`)
+  for (const p of pids) t.ok((outcome.byPid[p] ?? 0) > 0 && (plainOutcome.byPid[p] ?? 0) > 0, `pid ${p} answered echo lines on both`)
   sender.check(t, `udp: reloads ${RELOADS}`, udpFile, pids, 1000)
 })
 
@@ -69,7 +69,10 @@ t.test('a successor handed a UDP socket bound elsewhere than its manifest says f
   t.teardown(() => udp.close())
   const { port } = udp.address()
   const manifest = {
-    version: 1, pid: process.pid, generation: 2, cwd: process.cwd(),
+    version: 1,
+    pid: process.pid,
+    generation: 2,
+    cwd: process.cwd(),
     sockets: [{ fd: 3, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: port === 65535 ? 1 : port + 1 }]
   }
   // run the fixture as if it were a successor of this process

@@ -6,7 +6,6 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { connectPredecessor, reportBootErrors } from '../lib/predecessor'
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const required = require('../lib/index')
 
 t.test('require() gives the plugin, also as .default and .hotRestart, with the error constructors', async t => {

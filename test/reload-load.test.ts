@@ -26,6 +26,6 @@ t.test(`${RELOADS} reloads under concurrent load: 0 failed requests`, async t =>
   t.same(outcome.failures, {})
   t.ok(outcome.ok > 1000, 'the load ran')
   t.equal(new Set(pids).size, RELOADS + 1, 'every reload made a new process')
-  for (const p of pids) t.ok(outcome.byPid[p] > 0, `generation pid ${p} served requests`)
+  for (const p of pids) t.ok((outcome.byPid[p] ?? 0) > 0, `generation pid ${p} served requests`)
   await app.stop(pid)
 })

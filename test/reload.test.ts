@@ -32,6 +32,15 @@ t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExi
   t.equal(info.successorPid, successorPid)
   t.equal(info.generation, 2)
   for (const key of ['signalToReadyMs', 'readyToDrainedMs', 'drainedToExitMs']) t.type(info[key], 'number', key)
+  // the stable events (lib/log-events.ts), in order, of each process
+  const events = (pid: number): unknown[] => app.lines.filter(l => l.pid === pid && typeof l.event === 'string').map(l => l.event)
+  // (pino's asynchronous stdout may write the last line before the one it was retrying on a
+  // full pipe when the process exits: the last two are not checked for order)
+  const predecessorEvents = events(first)
+  t.same(predecessorEvents.slice(0, 2), ['ready', 'upgrade.started'], 'the predecessor\'s events, in order')
+  t.same(predecessorEvents.slice(2).sort(), ['exit', 'upgrade.ready'], 'then the successor is ready, and the predecessor exits')
+  t.equal(done.event, 'exit')
+  t.same(events(successorPid).slice(0, 1), ['ready'], 'the successor\'s first event')
 
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)

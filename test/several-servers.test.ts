@@ -37,7 +37,7 @@ t.test(`two Fastify apps in one process: ${RELOADS} reloads under load on both p
   t.equal(webOutcome.failed, 0, 'no request failed on the public port')
   t.equal(metricsOutcome.failed, 0, 'no request failed on the metrics port')
   for (const p of pids) {
-    t.ok(webOutcome.byPid[p] > 0 && metricsOutcome.byPid[p] > 0, `generation pid ${p} served both ports`)
+    t.ok((webOutcome.byPid[p] ?? 0) > 0 && (metricsOutcome.byPid[p] ?? 0) > 0, `generation pid ${p} served both ports`)
   }
 
   for (const p of pids.slice(0, -1)) {

@@ -31,7 +31,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   const graceful = await load.stop()
   t.comment(`crash restart (uncaught error): requests: ${graceful.ok + graceful.failed}, failed: ${graceful.failed} ${JSON.stringify(graceful.failures)}, longest wait: ${Math.round(graceful.maxMs)} ms`)
   t.equal(graceful.failed, 0, 'no request failed')
-  t.ok(graceful.byPid[gen1] > 0 && graceful.byPid[gen2] > 0, 'both generations served')
+  t.ok((graceful.byPid[gen1] ?? 0) > 0 && (graceful.byPid[gen2] ?? 0) > 0, 'both generations served')
 
   // SIGKILL: what the killed process was answering is lost; nothing is refused
   load = startLoad(port, { keepAlive: 10, fresh: 10 })
@@ -45,7 +45,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   t.comment(`crash restart (SIGKILL): requests: ${killed.ok + killed.failed}, refused: ${killed.failures.ECONNREFUSED ?? 0}, failed in flight on the killed process: ${killed.failed} ${JSON.stringify(killed.failures)}, longest wait: ${Math.round(killed.maxMs)} ms`)
   t.equal(killed.failures.ECONNREFUSED, undefined, 'no connection refused')
   t.ok(killed.failed <= 20, 'only the requests in flight on the killed process failed (one per client at most)')
-  t.ok(killed.byPid[gen3] > 0, 'the restarted generation served')
+  t.ok((killed.byPid[gen3] ?? 0) > 0, 'the restarted generation served')
 
   // a crash while a reload boots a successor that fails: the reload's failure starts the
   // restart; that fails to boot too (backoff), and the supervisor gives up

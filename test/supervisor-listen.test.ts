@@ -68,7 +68,7 @@ t.test('--listen 127.0.0.1:0: the app serves the socket that the supervisor boun
   const outcome = await load.stop()
   t.comment(`--listen TCP: 1 reload, requests: ${outcome.ok + outcome.failed}, failed: ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
   t.equal(outcome.failed, 0, 'no request failed')
-  t.ok(outcome.byPid[gen1] > 0 && outcome.byPid[gen2] > 0, 'both generations served')
+  t.ok((outcome.byPid[gen1] ?? 0) > 0 && (outcome.byPid[gen2] ?? 0) > 0, 'both generations served')
 
   process.kill(s.proc.pid!, 'SIGTERM')
   t.equal(await s.ended, 0)

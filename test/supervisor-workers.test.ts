@@ -154,7 +154,7 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   const outcome = await load.stop()
   t.comment(`--workers 2: 3 reloads (+3 failed), 1 crash restart, requests: ${outcome.ok + outcome.failed}, failed: ${outcome.failed} ${JSON.stringify(outcome.failures)}, by pid: ${JSON.stringify(outcome.byPid)}`)
   t.equal(outcome.failed, 0, 'no request failed')
-  for (const pid of all) if (pid !== other2.pid) t.ok(outcome.byPid[pid] > 0, `pid ${pid} served requests`)
+  for (const pid of all) if (pid !== other2.pid) t.ok((outcome.byPid[pid] ?? 0) > 0, `pid ${pid} served requests`)
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file still names the supervisor')
 
   from = s.lines.length
@@ -232,8 +232,13 @@ t.test('Supervisor defaults: one worker per generation, binding its own sockets'
   const lines: Array<{ obj: Record<string, unknown>, msg: string }> = []
   const at = (obj: object, msg: string): void => { lines.push({ obj: obj as Record<string, unknown>, msg }) }
   const supervisor = new Supervisor({
-    command: process.execPath, args: [...process.execArgv, fixture('app.ts')], cwd: process.cwd(),
-    pidFile: undefined, readyTimeout: 30000, maxRestarts: 0, log: { info: at, warn: at, error: at }
+    command: process.execPath,
+    args: [...process.execArgv, fixture('app.ts')],
+    cwd: process.cwd(),
+    pidFile: undefined,
+    readyTimeout: 30000,
+    maxRestarts: 0,
+    log: { info: at, warn: at, error: at }
   })
   t.teardown(() => supervisor.force())
   await supervisor.start()

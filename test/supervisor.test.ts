@@ -100,7 +100,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   t.comment(`supervised reloads: 4 (+1 broken successor, 3 refused), requests: ${outcome.ok + outcome.failed}, failed: ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
   t.equal(outcome.failed, 0, 'no request failed')
   t.ok(outcome.ok > 500, 'the load ran')
-  for (const pid of [gen1, gen2, gen3, gen4, gen5]) t.ok(outcome.byPid[pid] > 0, `generation pid ${pid} served requests`)
+  for (const pid of [gen1, gen2, gen3, gen4, gen5]) t.ok((outcome.byPid[pid] ?? 0) > 0, `generation pid ${pid} served requests`)
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file still names the supervisor')
 
   // SIGTERM while a successor boots: it is stopped; the serving generation drains and runs its

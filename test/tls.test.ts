@@ -86,7 +86,7 @@ t.test('HTTPS: 2 reloads under load, 0 failed; a renewed certificate is served b
   const outcome = await load.stop()
   t.comment(`https: reloads 2, requests ${outcome.ok + outcome.failed}, failed ${outcome.failed} ${JSON.stringify(outcome.failures)}`)
   t.equal(outcome.failed, 0, 'no request failed')
-  for (const p of [first, successorPid, last]) t.ok(outcome.byPid[p] > 0, `pid ${p} served requests`)
+  for (const p of [first, successorPid, last]) t.ok((outcome.byPid[p] ?? 0) > 0, `pid ${p} served requests`)
   await app.stop(last)
 })
 
@@ -132,7 +132,7 @@ t.test('HTTP/2: 2 reloads under load of HTTP/2 and HTTPS/1.1 clients, 0 failed; 
   t.equal(h1Outcome.failed, 0, 'no HTTPS/1.1 request failed')
   t.ok(h2.goaways.count >= 8, 'every load session of both predecessors got a GOAWAY')
   for (const p of [first, successorPid, last]) {
-    t.ok(h2Outcome.byPid[p] > 0 && h1Outcome.byPid[p] > 0, `pid ${p} served both protocols`)
+    t.ok((h2Outcome.byPid[p] ?? 0) > 0 && (h1Outcome.byPid[p] ?? 0) > 0, `pid ${p} served both protocols`)
   }
   await app.stop(last)
 })

@@ -3,6 +3,8 @@
 // Loops: closed loops on kept-alive connections (with optional think time), an open loop at a
 // fixed rate on new connections, and server-sent-event streams that reconnect.
 const http = require('node:http')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
+const { sleep } = require('./bounded')
 const { classify } = require('./classify')
 
 const HOST = '127.0.0.1'
@@ -97,16 +99,18 @@ async function stream (rec, port, running) {
   }
 }
 
-const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
-
 /**
- * Starts a workload's load against 127.0.0.1:`port`.
+ * Starts a workload's load against 127.0.0.1:`port`. The client's own event-loop delay is
+ * recorded meanwhile (`recorder.clientLag`, ms, once stopped): a client that is stalled itself
+ * measures its own stall as the server's latency.
  * @param {object} load what to send (see workloads.js)
  * @returns {{ recorder: Recorder, stop (): Promise<Recorder> }} stop() waits for every
  *   request in flight
  */
 function startLoad (port, load, t0) {
   const rec = new Recorder(t0)
+  const lag = monitorEventLoopDelay({ resolution: 10 })
+  lag.enable()
   let running = true
   const isRunning = () => running
   const loops = []
@@ -147,6 +151,9 @@ function startLoad (port, load, t0) {
     async stop () {
       running = false
       await Promise.all(loops)
+      lag.disable()
+      const ms = (ns) => Math.round(ns / 1e4) / 100
+      rec.clientLag = { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) }
       if (agent !== false) agent.destroy()
       return rec
     }

@@ -8,7 +8,7 @@ const { summarizeRun } = require('./summary')
 const { WINDOW_TAIL_MS } = require('./windows')
 const { boot, terminate, SUBJECTS } = require('./subjects')
 
-const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
+const { sleep } = require('./bounded')
 
 /**
  * Starts `subject`, loads it with `workload`, reloads it `reloads` times (0: a steady run of

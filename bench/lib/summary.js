@@ -44,6 +44,7 @@ function summarizeRun (rec, reloads, from = 0) {
     failed,
     failures,
     details: rec.details,
+    clientLagMs: rec.clientLag,
     inWindows,
     failedInWindows,
     latencyOutside: latency(summarize(okOut)),

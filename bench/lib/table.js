@@ -38,10 +38,11 @@ function timingTable (results) {
       f(r.latencyAll.slow, 0),
       `${f(r.handoverMs.p50, 0)} / ${f(r.handoverMs.p99, 0)}`, `${f(r.drainMs.p50, 0)} / ${f(r.drainMs.max, 0)}`,
       `${fd(first)} -> ${fd(last)}`, `${mib(first)} -> ${mib(last)}`,
-      n === undefined ? 'n/a' : `${n.TcpExtListenOverflows} / ${n.TcpEstabResets} / ${n.TcpOutRsts}`]
+      n === undefined ? 'n/a' : `${n.TcpExtListenOverflows} / ${n.TcpEstabResets} / ${n.TcpOutRsts}`,
+      r.clientLagMs === undefined ? '-' : `${f(r.clientLagMs.p99, 0)} / ${f(r.clientLagMs.max, 0)}`]
   })
   return table(['subject', 'workload', 'steady p50 / p99 / max (ms)', 'reload-window p50 / p99 / max (ms)', '> 1 s (with reloads)',
-    'handover p50 / p99 (ms)', 'drain p50 / max (ms)', 'fds, all (not sockets): gen 1 -> last', 'RSS MiB (gen 1 -> last)', 'nstat overflows / estab resets / out RSTs'], rows)
+    'handover p50 / p99 (ms)', 'drain p50 / max (ms)', 'fds, all (not sockets): gen 1 -> last', 'RSS MiB (gen 1 -> last)', 'nstat overflows / estab resets / out RSTs', 'load client\'s own event-loop delay p99 / max (ms)'], rows)
 }
 
 /** The goals of issue 3, measured on the subject under test. */

@@ -19,7 +19,7 @@ const WORKLOADS = {
  * @property limitMs the whole bench
  */
 const MODES = {
-  quick: { workloads: ['W1', 'W3'], reloads: 10, steadyMs: 2500, gapMs: 500, warmupMs: 500, throughputPairs: 3, throughputMs: 2000, boots: 5, limitMs: 6 * 60000 },
+  quick: { workloads: ['W1', 'W3'], reloads: 10, steadyMs: 2500, gapMs: 500, warmupMs: 500, throughputPairs: 3, throughputMs: 2000, boots: 5, limitMs: 20 * 60000 },
   full: { workloads: ['W1', 'W2', 'W3', 'W4', 'W5'], reloads: 100, steadyMs: 10000, gapMs: 1000, warmupMs: 1000, throughputPairs: 5, throughputMs: 5000, boots: 10, limitMs: 150 * 60000 }
 }
 

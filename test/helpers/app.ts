@@ -8,7 +8,6 @@ import { followLogs, type LogLine } from './log-lines'
 
 export type { LogLine } from './log-lines'
 
-
 export interface RunningApp {
   /** The first generation's process. */
   proc: ChildProcess
@@ -58,7 +57,14 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
   const port = Number(/:(\d+)$/.exec(listening.msg as string)?.[1])
   await waitFor(l => l.msg === 'hot-restart: ready' && l.pid === proc.pid, 'ready')
   const app: RunningApp = {
-    proc, port, dir, pidFile, atExitFile, lines, waitFor, ended,
+    proc,
+    port,
+    dir,
+    pidFile,
+    atExitFile,
+    lines,
+    waitFor,
+    ended,
     async stop (pid: number) {
       try { process.kill(pid, 'SIGTERM') } catch {}
       await ended

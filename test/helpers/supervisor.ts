@@ -59,10 +59,16 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
   const exit = once(proc, 'exit').then(([code]) => code as number | null)
   const ended = Promise.all([exit, closed]).then(([code]) => code)
   const supervised: Supervised = {
-    proc, dir, pidFile, atExitFile, lines, waitFor, ended,
+    proc,
+    dir,
+    pidFile,
+    atExitFile,
+    lines,
+    waitFor,
+    ended,
     kill () {
       // in a namespace, the logged pids are not the host's: killing unshare kills them all
-      if (pid1) return void proc.kill('SIGKILL')
+      if (pid1) { proc.kill('SIGKILL'); return }
       for (const pid of new Set([proc.pid, ...lines.map(l => l.pid), ...lines.map(l => l.generationPid)])) {
         if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
       }

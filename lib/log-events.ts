@@ -1,0 +1,60 @@
+/**
+ * The stable `event` field of this package's log lines. Tests and operators match on it; the
+ * message text (`msg`) is for people and may change. An event is never renamed, only added.
+ *
+ * Logged by a generation (the upgrader, in every process of the app):
+ *
+ * | event                      | level | when |
+ * | -------------------------- | ----- | ---- |
+ * | `manifest.foreign`         | warn  | a manifest another process left is ignored; fresh sockets are bound |
+ * | `supervised`               | info  | this generation runs under a supervisor (`run`) |
+ * | `sockets.unclaimed`        | info  | inherited sockets that no listen() claimed were closed |
+ * | `ready`                    | info  | every app listens and the onListen hooks ran; the pid file names this process |
+ * | `pid-file.failed`          | error | the pid file could not be written (the server serves on) |
+ * | `status-file.failed`       | error | the status file could not be written (the state is unchanged) |
+ * | `upgrade.refused`          | warn  | an upgrade was refused (`code` says why); nothing changed |
+ * | `upgrade.started`          | info  | the successor was spawned (`successorPid`) |
+ * | `upgrade.failed`           | error | the successor failed (`code`); this process serves on |
+ * | `upgrade.ready`            | info  | the successor is ready; this process drains |
+ * | `upgrade.aborted`          | info  | a shutdown stops the successor that was booting |
+ * | `predecessor.exited`       | info  | this generation's predecessor has exited |
+ * | `shutdown.started`         | info  | a shutdown starts (`signal`, or `why`: the supervisor's order or its exit) |
+ * | `shutdown.error`           | error | an uncaught error shuts the process down |
+ * | `drain.forced`             | warn  | `drainTimeout` was reached; the remaining connections were closed |
+ * | `app.close-failed`         | error | closing an app (`fastify.close()`) failed |
+ * | `exit`                     | info  | drained, hooks run, apps closed (`hotRestart.reason`: upgrade or shutdown) |
+ * | `systemd.failed`           | warn  | `systemd-notify` failed |
+ *
+ * Logged by the supervisor (`fastify-hot-restart run`):
+ *
+ * | event                        | level | when |
+ * | ---------------------------- | ----- | ---- |
+ * | `supervisor.starting`        | info  | the supervisor starts (`command`) |
+ * | `supervisor.bound`           | info  | an address of `--listen` is bound |
+ * | `supervisor.bind-failed`     | error | an address of `--listen` cannot be bound (exit 1) |
+ * | `supervisor.worker-started`  | info  | a process of a generation was spawned (`generationPid`) |
+ * | `supervisor.serving`         | info  | generation 1 is ready; the pid file names the supervisor |
+ * | `supervisor.start-failed`    | error | generation 1 failed to start (exit 1) |
+ * | `supervisor.reload.refused`  | warn  | a reload was refused (`code` says why) |
+ * | `supervisor.reload.started`  | info  | a reload starts (`trigger`) |
+ * | `supervisor.reload.failed`   | error | the new generation failed (`code`); the serving one serves on |
+ * | `supervisor.reload.ready`    | info  | the new generation serves; the previous one drains |
+ * | `supervisor.crashed`         | error | a serving process exited unexpectedly; a restart follows |
+ * | `supervisor.restarted`       | info  | a crashed process was replaced (`delayMs`, `downMs`) |
+ * | `supervisor.restart.failed`  | error | a crash restart failed; another one follows, with backoff |
+ * | `supervisor.gave-up`         | error | more than `--max-restarts` crashes within a minute (exit 1) |
+ * | `supervisor.signal`          | info  | SIGTERM or SIGINT: a graceful stop (a second one kills) |
+ * | `supervisor.stopping`        | info  | every process is told to shut down |
+ * | `supervisor.forced`          | warn  | a second signal: every process is killed |
+ * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
+ */
+export type LogEvent =
+  | 'manifest.foreign' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
+  | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
+  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'drain.forced'
+  | 'app.close-failed' | 'exit' | 'systemd.failed'
+  | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.bind-failed' | 'supervisor.worker-started'
+  | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
+  | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
+  | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
+  | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'

@@ -9,6 +9,7 @@ import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseOptions } from './args'
 import { readPid, readStatus, type Status } from './pid-file'
+import { reloadProgress } from './progress'
 import { run, RUN_HELP } from './run'
 import { status, STATUS_DESCRIPTION, STATUS_HELP } from './status'
 
@@ -49,7 +50,8 @@ const USAGE = `${HELP.slice(0, HELP.indexOf('\nreload  '))}\n\`fastify-hot-resta
 
 export interface Io {
   out: { write (s: string): unknown }
-  err: { write (s: string): unknown }
+  /** On a terminal (isTTY), reload shows its progress there. */
+  err: { write (s: string): unknown, isTTY?: boolean }
 }
 
 class Exit extends Error {
@@ -112,8 +114,9 @@ function waitUntil<T> (folder: string, timeout: number, check: () => T | undefin
 }
 
 async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals, io: Io): Promise<number> {
-  const { pid, status: { attempt: before } } = serverPid(pidFile)
+  const { pid, status: { attempt: before, servingPids } } = serverPid(pidFile)
   const started = performance.now()
+  const progress = reloadProgress(io.err, pid, signal, started)
   signalServer(pid, signal, pidFile)
   const outcome = await waitUntil(dirname(pidFile), timeout, () => {
     const now = readPid(pidFile)
@@ -132,13 +135,17 @@ async function reload (pidFile: string, timeout: number, signal: NodeJS.Signals,
       return { code: EXIT.failed, text: `reload failed: ${attempt.message} (${attempt.code})\n` }
     }
     if (!alive(pid)) return { code: EXIT.failed, text: `reload failed: the server (pid ${pid}) exited during the reload\n` }
+    progress.tick(attempt)
     return undefined
   })
+  progress.clear()
   if (outcome === undefined) {
     io.err.write(`timed out after ${timeout} ms waiting for the reload of ${pid}: the server's logs say what it is doing\n`)
     return EXIT.timeout
   }
   ;(outcome.code === EXIT.ok ? io.out : io.err).write(outcome.text)
+  // on a terminal, the old generation's drain too (under a supervisor: its serving workers then)
+  if (outcome.code === EXIT.ok) await progress.drained(servingPids ?? [pid], started + timeout)
   return outcome.code
 }
 

@@ -298,10 +298,9 @@ export class Supervisor {
 
   private writeStatusFile (): void {
     if (this.options.pidFile === undefined || this.state === 'stopping') return
-    writeStatus(this.options.pidFile, {
-      pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state,
-      servingPids: this.current === undefined ? [] : this.pids(this.current), draining: [...this.draining].flatMap(g => this.pids(g))
-    })
+    const servingPids = this.current === undefined ? [] : this.pids(this.current)
+    const draining = [...this.draining].flatMap(g => this.pids(g))
+    writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
   }
 
   /**

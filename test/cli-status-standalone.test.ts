@@ -13,7 +13,7 @@ import { cli, statusJson } from './helpers/cli'
 t.test('status of a real standalone server: attempts, draining pid and its open connection', async t => {
   const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
   writeFileSync(bootFile, 'throw')
-  const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '20000', DRAIN_TIMEOUT: '60000' })
+  const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '60000', DRAIN_TIMEOUT: '60000' })
   t.teardown(() => app.kill())
   const first = app.proc.pid!
 
@@ -32,7 +32,13 @@ t.test('status of a real standalone server: attempts, draining pid and its open 
   const client = net.connect(app.port, '127.0.0.1')
   t.teardown(() => client.destroy())
   await once(client, 'connect')
-  const counted = await statusJson(app.pidFile)
+  // connected is not yet accepted (the server may be slow to accept): wait for it, bounded
+  const deadline = Date.now() + 30_000
+  let counted = await statusJson(app.pidFile)
+  while (counted.serving[0]!.connections !== 1 && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 50))
+    counted = await statusJson(app.pidFile)
+  }
   t.same(counted.serving, [{ pid: first, connections: 1 }])
 
   const ok = await cli('reload', '--pid-file', app.pidFile)

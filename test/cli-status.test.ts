@@ -121,8 +121,16 @@ t.test('status: states, history and formatting from status files', async t => {
   t.equal(duration(65_000), '1m 5s')
   t.equal(duration(3_600_000), '1h 0m 0s')
   const people = format({
-    pidFile, running: true, pid: 10, supervised: false, serving: [{ pid: 10, connections: 1 }], generation: 3, state: 'serving',
-    since: 'now', uptimeMs: 5, draining: [{ pid: 9, connections: null }, { pid: 8, connections: 2 }],
+    pidFile,
+    running: true,
+    pid: 10,
+    supervised: false,
+    serving: [{ pid: 10, connections: 1 }],
+    generation: 3,
+    state: 'serving',
+    since: 'now',
+    uptimeMs: 5,
+    draining: [{ pid: 9, connections: null }, { pid: 8, connections: 2 }],
     attempts: [{ state: 'failed', code: 'FST_X', message: 'it broke', pid: 10, successorPid: 11, generation: 4, startedAt: 0, endedAt: 7, durationMs: 7 }, { state: 'refused' }]
   })
   t.match(people, /serving {5}pid 10, 1 open connection\n/)

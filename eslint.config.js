@@ -4,7 +4,7 @@
 module.exports = [
   ...require('neostandard')({
     ts: true,
-    ignores: ['dist/**', 'coverage/**', '.tap/**', 'bench/node_modules/**', 'bench/results/**']
+    ignores: ['dist/**', '.build/**', 'coverage/**', '.tap/**', 'bench/node_modules/**', 'bench/results/**']
   }),
   {
     // the package is CommonJS (no "type" in package.json): bench/soak.js returns at top level

@@ -4,7 +4,6 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { checkHook, type AtExitHook } from './at-exit'
-import * as errors from './errors'
 import { installGracefulShutdown } from './graceful'
 import { ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
 import { readiness } from './readiness'
@@ -109,6 +108,5 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
 /** The Fastify plugin. `await app.register(hotRestart, options)`. */
 export const hotRestart = fp(plugin, { fastify: '5.x', name: 'fastify-hot-restart' })
 export default hotRestart
-
-// `require('fastify-hot-restart')` gives the plugin itself, as official Fastify plugins do
-module.exports = Object.assign(hotRestart, errors, { default: hotRestart, hotRestart })
+/** The same plugin under the package's name in camelCase, which fastify-plugin also sets on it. */
+export { hotRestart as fastifyHotRestart }

@@ -7,6 +7,7 @@
  * | event                      | level | when |
  * | -------------------------- | ----- | ---- |
  * | `manifest.foreign`         | warn  | a manifest another process left is ignored; fresh sockets are bound |
+ * | `manifest.orphaned`        | warn  | the predecessor died while this process booted: it serves the inherited sockets alone |
  * | `supervised`               | info  | this generation runs under a supervisor (`run`) |
  * | `sockets.unclaimed`        | info  | inherited sockets that no listen() claimed were closed |
  * | `ready`                    | info  | every app listens and the onListen hooks ran; the pid file names this process |
@@ -49,7 +50,7 @@
  * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
  */
 export type LogEvent =
-  | 'manifest.foreign' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
+  | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
   | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'drain.forced'
   | 'app.close-failed' | 'exit' | 'systemd.failed'

@@ -1,9 +1,12 @@
 /**
  * The protocol between generations: one environment variable that describes the sockets
  * handed over (by position in the successor's stdio: fd 3, 4, ...), the predecessor's pid and
- * the generation. A successor trusts it only when the pid in it is its parent's.
+ * the generation. A successor trusts it when the pid in it is its parent's, or was when this
+ * module loaded, or (the predecessor died before that: SIGKILL, an OOM kill) when that process
+ * is gone and every fd the manifest names is a listening socket on the manifest's port (Linux).
+ * The variable is removed once read: a process the app starts must not take itself for a successor.
  */
-import { fstatSync } from 'node:fs'
+import { fstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { BadManifestError } from './errors'
 
 /** The environment variable that carries the manifest. */
@@ -12,6 +15,10 @@ export const MANIFEST_ENV = 'FASTIFY_HOT_RESTART'
 export const MANIFEST_VERSION = 1
 /** The first fd of a handed-over socket in the successor (after stdin, stdout, stderr). */
 export const FIRST_FD = 3
+
+// the parent as early as this process can tell: a successor whose predecessor dies later is
+// reparented (to init or a subreaper), and process.ppid no longer names the predecessor
+const parentAtLoad = process.ppid
 
 /** What the successor's code asked for when it listened; used to match its own listen calls. */
 export interface ListenRequest {
@@ -60,7 +67,7 @@ export function encodeManifest (manifest: Manifest): string {
 export type ManifestReading =
   | { kind: 'none' }
   | { kind: 'foreign', pid: number }
-  | { kind: 'ours', manifest: Manifest }
+  | { kind: 'ours', manifest: Manifest, orphaned?: true }
 
 function fail (why: string): never {
   throw new BadManifestError(why)
@@ -98,15 +105,89 @@ function checkEntry (entry: unknown, index: number): SocketEntry {
   return e as unknown as SocketEntry
 }
 
+/** Whether process `pid` is alive: it exists (another user's counts) and is not a zombie. */
+function alive (pid: number, proc: string): boolean {
+  let stat: string
+  try {
+    stat = readFileSync(`${proc}/${pid}/stat`, 'utf8')
+  } catch {
+    // no such process, or no /proc (not Linux): ask the kernel (EPERM: it exists)
+    try {
+      process.kill(pid, 0)
+      return true
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM'
+    }
+  }
+  // a zombie has exited: it only waits for its parent to reap it
+  return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+}
+
+/** The socket tables of /proc/net, by kind: a listening socket's state, and its file. */
+const tables = {
+  tcp: { files: ['tcp', 'tcp6'], listening: '0A' },
+  udp: { files: ['udp', 'udp6'], listening: '07' }
+}
+
 /**
- * Reads and checks the manifest in `env`.
- * A manifest whose pid is not `ppid` was copied into an unrelated process: it is reported as
- * foreign (to be ignored with a warning), and its fds are never touched.
+ * Whether `fd` is a listening socket of this process where the entry says (Linux: /proc): a TCP
+ * or UDP socket bound to the entry's port, or a listening unix socket. False where it cannot
+ * tell (no /proc, or the entry is malformed).
+ */
+export function listensAsNamed (entry: unknown, proc = '/proc'): boolean {
+  const e = entry as Partial<SocketEntry> | null
+  if (typeof e !== 'object' || e === null || !isInt(e.fd, FIRST_FD)) return false
+  let inode: string | undefined
+  try {
+    inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`${proc}/self/fd/${e.fd}`))?.[1]
+  } catch {
+    return false
+  }
+  if (inode === undefined) return false
+  const rows = (file: string): string[][] => {
+    try {
+      return readFileSync(`${proc}/net/${file}`, 'utf8').split('\n').slice(1).map(row => row.trim().split(/\s+/))
+    } catch {
+      return []
+    }
+  }
+  if (e.kind === 'unix') {
+    // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening)
+    return rows('unix').some(cols => cols[6] === inode && cols[3] === '00010000')
+  }
+  if (e.kind !== 'tcp' && e.kind !== 'udp') return false
+  const { files, listening } = tables[e.kind]
+  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+  return files.some(file => rows(file).some(cols =>
+    cols[9] === inode && cols[3] === listening && Number.parseInt(String(cols[1]).split(':')[1] as string, 16) === e.port))
+}
+
+/**
+ * Whether this process is the successor that the manifest's pid spawned, though that process
+ * is no longer its parent: it was when this module loaded, or it is gone and every fd the
+ * manifest names is a socket listening where the manifest says (a process that only copied
+ * the environment has no such fds).
+ */
+function orphanedSuccessor (m: Record<string, unknown>, pid: number, parentAtStart: number, proc: string): boolean {
+  if (pid === parentAtStart) return true
+  if (alive(pid, proc) || !Array.isArray(m.sockets) || m.sockets.length === 0) return false
+  return m.sockets.every(entry => listensAsNamed(entry, proc))
+}
+
+/**
+ * Reads, checks and removes the manifest in `env`.
+ * A manifest whose pid is not `ppid` (nor `parentAtStart`, the parent when this module
+ * loaded) and that the fds do not bear out (`proc`: where /proc is) was copied into an unrelated process: it is
+ * reported as foreign (to be ignored with a warning), and its fds are never touched. One
+ * whose pid is gone but whose fds are the listening sockets it names is ours, `orphaned`: the
+ * predecessor died while this process booted.
  * @throws FST_HOT_RESTART_BAD_MANIFEST when the manifest is ours but malformed, names an fd
  * that is not open or not a socket.
  */
-export function readManifest (env: NodeJS.ProcessEnv, ppid: number): ManifestReading {
+export function readManifest (env: NodeJS.ProcessEnv, ppid: number, parentAtStart = parentAtLoad, proc = '/proc'): ManifestReading {
   const raw = env[MANIFEST_ENV]
+  // read once: a process the app starts (it inherits the environment) is not a successor
+  delete env[MANIFEST_ENV]
   if (raw === undefined || raw === '') return { kind: 'none' }
   let parsed: unknown
   try {
@@ -117,13 +198,15 @@ export function readManifest (env: NodeJS.ProcessEnv, ppid: number): ManifestRea
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(`${MANIFEST_ENV} is not a JSON object`)
   const m = parsed as Record<string, unknown>
   if (!isInt(m.pid, 1)) fail(`${MANIFEST_ENV} has no valid "pid"`)
-  if (m.pid !== ppid) return { kind: 'foreign', pid: m.pid }
+  const orphaned = m.pid !== ppid
+  if (orphaned && !orphanedSuccessor(m, m.pid, parentAtStart, proc)) return { kind: 'foreign', pid: m.pid }
   if (m.version !== MANIFEST_VERSION) fail(`unsupported manifest version ${JSON.stringify(m.version)} (expected ${MANIFEST_VERSION})`)
   if (!isInt(m.generation, 1)) fail(`${MANIFEST_ENV} has no valid "generation"`)
   if (typeof m.cwd !== 'string') fail(`${MANIFEST_ENV} has no valid "cwd"`)
   if (!Array.isArray(m.sockets)) fail(`${MANIFEST_ENV} has no "sockets" array`)
   const sockets = m.sockets.map(checkEntry)
-  return { kind: 'ours', manifest: { version: MANIFEST_VERSION, pid: m.pid, generation: m.generation, cwd: m.cwd, sockets } }
+  const manifest: Manifest = { version: MANIFEST_VERSION, pid: m.pid, generation: m.generation, cwd: m.cwd, sockets }
+  return orphaned ? { kind: 'ours', manifest, orphaned } : { kind: 'ours', manifest }
 }
 
 /**

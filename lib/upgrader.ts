@@ -122,6 +122,10 @@ export class Upgrader {
         'hot-restart: ignoring a manifest in the environment that another process left (its pid is not our parent\'s); binding fresh sockets')
     } else if (reading.kind === 'ours') {
       manifest = reading.manifest
+      if (reading.orphaned === true) {
+        log.warn({ event: 'manifest.orphaned', predecessorPid: manifest.pid, ppid: process.ppid },
+          'hot-restart: the predecessor died while this process booted; serving its sockets alone')
+      }
     }
     this.generation = manifest?.generation ?? 1
     this.cwd = manifest?.cwd ?? initialCwd()
@@ -259,7 +263,8 @@ export class Upgrader {
         this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
     }
-    this.log.info({ event: 'ready', pid: process.pid, generation: this.generation }, 'hot-restart: ready')
+    // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
+    this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
 
   private refusal (): Error | undefined {
@@ -294,7 +299,7 @@ export class Upgrader {
     const attempt = ++this.attempt
     const refused = this.refusal()
     if (refused !== undefined) {
-      this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code, pid: process.pid }, `hot-restart: upgrade refused: ${refused.message}`)
+      this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code }, `hot-restart: upgrade refused: ${refused.message}`)
       this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
       throw refused
     }

@@ -17,7 +17,7 @@ import { fixture, killOnExit } from './helpers/app'
  * channel (what a predecessor would show).
  */
 async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'ignore'): Promise<{ code: number | null, output: string, reported?: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
+  const child = spawn(process.execPath, [fixture('app.ts')], {
     env: { ...process.env, FASTIFY_HOT_RESTART: typeof manifest === 'string' ? manifest : JSON.stringify(manifest) },
     stdio: ['ignore', 'pipe', 'pipe', fd3, 'ipc']
   })
@@ -96,7 +96,7 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
   renameSync(`${path}.tmp`, path)
   t.teardown(() => server.close())
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
-  const child = spawn(process.execPath, [...process.execArgv, fixture('app.ts')], {
+  const child = spawn(process.execPath, [fixture('app.ts')], {
     env: {
       ...process.env,
       LISTEN_PATH: path,

@@ -76,7 +76,7 @@ t.test('a successor handed a UDP socket bound elsewhere than its manifest says f
     sockets: [{ fd: 3, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: port === 65535 ? 1 : port + 1 }]
   }
   // run the fixture as if it were a successor of this process
-  const child = spawn(process.execPath, [...process.execArgv, fixture('sockets-app.ts')], {
+  const child = spawn(process.execPath, [fixture('sockets-app.ts')], {
     env: { ...process.env, FASTIFY_HOT_RESTART: JSON.stringify(manifest) },
     stdio: ['ignore', 'pipe', 'pipe', datagramFd(udp)!]
   })

@@ -6,14 +6,16 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { connectPredecessor, reportBootErrors } from '../lib/predecessor'
 
-const required = require('../lib/index')
+import * as lib from '../lib/index'
 
-t.test('require() gives the plugin, also as .default and .hotRestart, with the error constructors', async t => {
+// the package's entry point (dist/entry/index.js) gives this as the module: test/package.test.ts
+const required = lib.hotRestart
+
+t.test('the module exports the plugin, also as default, with the error constructors', async t => {
   t.type(required, 'function')
-  t.equal(required.default, required)
-  t.equal(required.hotRestart, required)
-  t.type(required.InvalidOptionError, 'function')
-  t.equal(new required.SuccessorTimeoutError(1, 2).code, 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT')
+  t.equal(lib.default, required)
+  t.type(lib.InvalidOptionError, 'function')
+  t.equal(new lib.SuccessorTimeoutError(1, 2).code, 'FST_HOT_RESTART_SUCCESSOR_TIMEOUT')
 })
 
 t.test('decorators, hooks and disposal', async t => {
@@ -68,7 +70,7 @@ t.test('closeWithGrace: false leaves shutdown to the app', async t => {
 
 t.test('wrong options fail the registration with the coded error', async t => {
   const app = Fastify()
-  await t.rejects(async () => { await app.register(required, { drainTimeout: '5s' }) }, { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected `drainTimeout` to be a positive integer number of milliseconds.*got `"5s"` \(string\)/ })
+  await t.rejects(async () => { await app.register(required, { drainTimeout: '5s' as never }) }, { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected `drainTimeout` to be a positive integer number of milliseconds.*got `"5s"` \(string\)/ })
   const other = Fastify()
   await t.rejects(async () => { await other.register(required, { pidFile: '/nonexistent/dir/app.pid' }) }, { code: 'FST_HOT_RESTART_PID_FILE', message: /the folder \/nonexistent\/dir does not exist/ })
   // a folder nobody may write in, root included (Linux)

@@ -17,7 +17,7 @@ async function udpPort (s: Supervised, pid: number): Promise<number> {
 
 t.test('a named UDP socket under `run`: 2 reloads, the same port, 0 datagrams lost', async t => {
   const udpFile = join(mkdtempSync(join(tmpdir(), 'fhr-udp-')), 'received.jsonl')
-  const s = await startSupervisor({ command: [process.execPath, ...process.execArgv, fixture('sockets-app.ts')], env: { QUIET: '1', UDP_FILE: udpFile } })
+  const s = await startSupervisor({ command: [process.execPath, fixture('sockets-app.ts')], env: { QUIET: '1', UDP_FILE: udpFile } })
   t.teardown(() => s.kill())
   const gen1 = servingPid(s)
   const port = await udpPort(s, gen1)

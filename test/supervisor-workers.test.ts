@@ -233,7 +233,7 @@ t.test('Supervisor defaults: one worker per generation, binding its own sockets'
   const at = (obj: object, msg: string): void => { lines.push({ obj: obj as Record<string, unknown>, msg }) }
   const supervisor = new Supervisor({
     command: process.execPath,
-    args: [...process.execArgv, fixture('app.ts')],
+    args: [fixture('app.ts')],
     cwd: process.cwd(),
     pidFile: undefined,
     readyTimeout: 30000,

@@ -27,7 +27,16 @@ export interface RunningApp {
   kill (): void
 }
 
-export const fixture = (name: string): string => resolve(__dirname, '..', 'fixtures', name)
+const root = resolve(__dirname, '..', '..')
+
+/**
+ * The path of a fixture program. A TypeScript fixture's is its JavaScript in .build/ (compiled
+ * with source maps by test/helpers/build-fixtures.js, tap's `before` script): spawn it with plain
+ * `node`, without `process.execArgv` (tap's TypeScript loader costs seconds per boot).
+ */
+export const fixture = (name: string): string => name.endsWith('.ts')
+  ? join(root, '.build', 'test', 'fixtures', name.replace(/\.ts$/, '.js'))
+  : join(root, 'test', 'fixtures', name)
 
 // Every process a test starts dies with the test process, even when tap times the test out
 // and its teardowns never run: a leftover successor would hold the runner's output pipe open.
@@ -46,7 +55,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
   const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
   const pidFile = join(dir, 'app.pid')
   const atExitFile = join(dir, 'at-exit.log')
-  const proc = spawn(process.execPath, [...process.execArgv, file], {
+  const proc = spawn(process.execPath, [file], {
     env: { ...process.env, PID_FILE: pidFile, AT_EXIT_FILE: atExitFile, ...env },
     stdio: ['ignore', 'pipe', 'inherit']
   })

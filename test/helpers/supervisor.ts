@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path'
 import { fixture, killOnExit } from './app'
 import { followLogs, type LogLine } from './log-lines'
 
-export const cli = resolve(__dirname, '..', '..', 'lib', 'cli.ts')
+/** The CLI, compiled with the fixtures (see `fixture()`). */
+export const cli = resolve(__dirname, '..', '..', '.build', 'lib', 'cli.js')
 
 export interface Supervised {
   /** The supervisor's process. */
@@ -46,8 +47,8 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
   const dir = mkdtempSync(join(tmpdir(), 'fhr-sup-'))
   const pidFile = join(dir, 'supervisor.pid')
   const atExitFile = join(dir, 'at-exit.log')
-  const app = command ?? [process.execPath, ...process.execArgv, fixture('app.ts')]
-  const argv = [process.execPath, ...process.execArgv, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app]
+  const app = command ?? [process.execPath, fixture('app.ts')]
+  const argv = [process.execPath, cli, 'run', ...(withPidFile ? ['--pid-file', pidFile] : []), ...args, '--', ...app]
   const [file, ...rest] = pid1 ? ['unshare', '--pid', '--fork', '--kill-child', ...argv] : argv
   const proc = spawn(file as string, rest, {
     env: { ...process.env, AT_EXIT_FILE: atExitFile, ...env },

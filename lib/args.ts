@@ -48,10 +48,7 @@ function explain (command: string, err: Error & { code?: string }, options: Reco
   }
   if (err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument "${quoted}": "${command}" takes options only`
   if (err.message.includes('does not take an argument')) return `${long} takes no value`
-  // a value missing at the end, or an option where its value should be
-  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && spec !== undefined) {
-    return `${long} expects a value: ${long} ${spec.value ?? '<value>'} (a value that starts with "-" goes as ${long}=<value>)`
-  }
-  /* c8 ignore next: parseArgs has no other error for the options we declare */
-  return err.message
+  // what is left (ERR_PARSE_ARGS_INVALID_OPTION_VALUE): a string option's value is missing at
+  // the end, or an option stands where its value should be
+  return `${long} expects a value: ${long} ${String(spec?.value)} (a value that starts with "-" goes as ${long}=<value>)`
 }

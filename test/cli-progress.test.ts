@@ -46,6 +46,11 @@ t.test('the progress line, in-process', async t => {
   t.match(visible(text), new RegExp(`\\rdraining ${process.pid}, 0 open connections… 0\\.\\d s<EL>`))
   t.match(visible(text), new RegExp(`still draining after \\d+ ms: ${process.pid} \\(the reload itself is done\\)\\n$`))
 
+  // a process that has exited already
+  text = ''
+  await p.drained([999999999], performance.now() + 1000)
+  t.match(visible(text), /^drained: 999999999 exited \d+ ms after the successor was ready\n$/)
+
   // not a terminal: nothing at all
   let quiet = ''
   const none = reloadProgress({ write: (s: string) => { quiet += s } }, 42, 'SIGUSR2')

@@ -9,7 +9,7 @@ import { EXIT, version } from '../lib/cli'
 import { openConnections } from '../lib/connections'
 import { run as runCommand } from '../lib/run'
 import { readStatus, writeServing, writeStatus } from '../lib/pid-file'
-import { duration, format, report } from '../lib/status'
+import { duration, format, report, type StatusReport } from '../lib/status'
 import { cli } from './helpers/cli'
 
 const dir = mkdtempSync(join(tmpdir(), 'fhr-status-'))
@@ -110,17 +110,17 @@ t.test('status: states, history and formatting from status files', async t => {
 
   // a supervisor's, reloading
   writeServing(pidFile, process.pid, 2)
-  writeStatus(pidFile, { pid: process.pid, generation: 2, attempt: 1, attempts: { 1: { state: 'upgrading', startedAt: 1 } }, state: 'reloading', servingPids: [], draining: [999999999] })
+  writeStatus(pidFile, { pid: process.pid, generation: 2, attempt: 1, attempts: { 1: { state: 'upgrading', startedAt: 1 } }, state: 'reloading', servingPids: [999999999], draining: [999999999] })
   const sup = report(pidFile, Date.now() + 90_061_000)
-  t.match(sup, { state: 'upgrading', supervised: true, serving: [], draining: [], generation: 2 })
+  t.match(sup, { state: 'upgrading', supervised: true, serving: [{ pid: 999999999, connections: null }], draining: [], generation: 2 })
   const text = format(sup)
-  t.match(text, new RegExp(`^supervisor  pid ${process.pid}\nserving     nothing\ngeneration  2\nstate       upgrading\nup          1d 1h 1m [01]s \\(since .*Z\\)\ndraining    nothing\n`))
+  t.match(text, new RegExp(`^supervisor  pid ${process.pid}\nserving     pid 999999999\ngeneration  2\nstate       upgrading\nup          1d 1h 1m [01]s \\(since .*Z\\)\ndraining    nothing\n`))
   t.match(text, /\n {2}1970-01-01T00:00:00.001Z {2}upgrading by pid \d+\n$/)
 
   t.equal(duration(250), '250 ms')
   t.equal(duration(65_000), '1m 5s')
   t.equal(duration(3_600_000), '1h 0m 0s')
-  const people = format({
+  const crafted: Extract<StatusReport, { running: true }> = {
     pidFile,
     running: true,
     pid: 10,
@@ -132,7 +132,9 @@ t.test('status: states, history and formatting from status files', async t => {
     uptimeMs: 5,
     draining: [{ pid: 9, connections: null }, { pid: 8, connections: 2 }],
     attempts: [{ state: 'failed', code: 'FST_X', message: 'it broke', pid: 10, successorPid: 11, generation: 4, startedAt: 0, endedAt: 7, durationMs: 7 }, { state: 'refused' }]
-  })
+  }
+  const people = format(crafted)
+  t.match(format({ ...crafted, serving: [] }), /^serving {5}nothing\n/)
   t.match(people, /serving {5}pid 10, 1 open connection\n/)
   t.match(people, /draining {4}pid 9; pid 8, 2 open connections\n/)
   t.match(people, /attempts {4}\(newest first\)\n {2}1970-01-01T00:00:00.000Z {2}failed {4}by pid 10, successor pid 11, generation 4, 7 ms: it broke \(FST_X\)\n {2}refused {3}\n$/)

@@ -94,3 +94,32 @@ export class AtExitHooks {
     return { ran: hooks.length, failed: failed.sort((a, b) => a - b), timedOut: late }
   }
 }
+
+/** A piece of closing work, named for logs. */
+export interface Closer {
+  readonly name: string
+  close (): Promise<void>
+}
+
+/**
+ * Closes each of `closers` at once, each isolated (`onError` is told of a failure), and gives up
+ * waiting at `timeout` ms: an app whose close never settles (an onClose hook stuck on an
+ * unreachable database) must not keep a process alive that has nothing left to serve.
+ * @returns the names of those that had not settled at the timeout
+ */
+export async function closeWithin (closers: Iterable<Closer>, timeout: number, onError: (err: unknown, name: string) => void): Promise<string[]> {
+  const pending = new Set<Closer>(closers)
+  const all = Promise.all([...pending].map(async closer => {
+    try {
+      await closer.close()
+    } catch (err) {
+      onError(err, closer.name)
+    } finally {
+      pending.delete(closer)
+    }
+  }))
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([all, new Promise<void>(resolve => { timer = setTimeout(resolve, timeout) })])
+  clearTimeout(timer)
+  return [...pending].map(closer => closer.name)
+}

@@ -16,7 +16,8 @@ export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOp
   if (options.closeWithGrace === false) return () => {}
   const cwgOptions = options.closeWithGrace
   const { uninstall } = closeWithGrace({
-    delay: options.drainTimeout + options.atExitTimeout + 5000,
+    // the drain, the atExit hooks, then the apps' close (each phase bounded by its timeout)
+    delay: options.drainTimeout + 2 * options.atExitTimeout + 5000,
     logger: { error: (msg: unknown) => log.error({ err: msg }, 'hot-restart: close-with-grace') },
     ...cwgOptions,
     skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]

@@ -23,6 +23,7 @@
  * | `shutdown.error`           | error | an uncaught error shuts the process down |
  * | `drain.forced`             | warn  | `drainTimeout` was reached; the remaining connections were closed |
  * | `app.close-failed`         | error | closing an app (`fastify.close()`) failed |
+ * | `app.close-timeout`        | error | closing an app did not settle within `atExitTimeout` (`apps`); the process exits anyway |
  * | `exit`                     | info  | drained, hooks run, apps closed (`hotRestart.reason`: upgrade or shutdown) |
  * | `systemd.failed`           | warn  | `systemd-notify` failed |
  *
@@ -53,7 +54,7 @@ export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
   | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'drain.forced'
-  | 'app.close-failed' | 'exit' | 'systemd.failed'
+  | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'

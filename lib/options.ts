@@ -16,7 +16,10 @@ export interface HotRestartOptions {
   readyTimeout?: number
   /** How long the predecessor waits for in-flight requests before it closes them. @default 30000 (ms) */
   drainTimeout?: number
-  /** How long all `atExit` hooks together may take. @default 10000 (ms) */
+  /**
+   * How long all `atExit` hooks together may take; then, as long again, the closing of the apps
+   * (`fastify.close()` and its onClose hooks), after which the process exits anyway. @default 10000 (ms)
+   */
   atExitTimeout?: number
   /**
    * Once the drain starts, how long a kept-alive connection may stay idle before the

@@ -19,7 +19,7 @@
 import dgram from 'node:dgram'
 import { realpathSync } from 'node:fs'
 import type net from 'node:net'
-import { AtExitHooks, type AtExitHook, type AtExitReport } from './at-exit'
+import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
@@ -408,13 +408,14 @@ export class Upgrader {
   }
 
   private async closeParticipants (): Promise<void> {
-    await Promise.all([...this.participants.keys()].map(async participant => {
-      try {
-        await participant.close()
-      } catch (err) {
-        this.log.error({ event: 'app.close-failed', err, app: participant.name }, 'hot-restart: closing the app failed')
-      }
-    }))
+    // bounded like the atExit hooks: an onClose hook that never settles must not keep this process alive
+    const left = await closeWithin(this.participants.keys(), this.options.atExitTimeout, (err, app) => {
+      this.log.error({ event: 'app.close-failed', err, app }, 'hot-restart: closing the app failed')
+    })
+    if (left.length > 0) {
+      this.log.error({ event: 'app.close-timeout', apps: left, atExitTimeout: this.options.atExitTimeout },
+        `hot-restart: ${left.join(', ')} did not close within atExitTimeout; exiting anyway`)
+    }
   }
 
   /** Removes everything this upgrader installed in the process (signal handler, listen hook). */

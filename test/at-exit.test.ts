@@ -1,5 +1,5 @@
 import t from 'tap'
-import { AtExitHooks, checkHook } from '../lib/at-exit'
+import { AtExitHooks, checkHook, closeWithin } from '../lib/at-exit'
 
 function logger (): { lines: Array<{ obj: Record<string, unknown>, msg: string }>, error (obj: object, msg: string): void } {
   const lines: Array<{ obj: Record<string, unknown>, msg: string }> = []
@@ -40,4 +40,18 @@ t.test('checkHook', async t => {
   const fn = (): void => {}
   t.equal(checkHook('atExit', fn), fn)
   t.throws(() => checkHook('atExit', 'x'), { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected the atExit hook to be a function, got `"x"` \(string\)/ })
+})
+
+t.test('closeWithin: each closer isolated, all bounded by the timeout', async t => {
+  const failed: Array<[string, string]> = []
+  const started = performance.now()
+  const left = await closeWithin([
+    { name: 'fine', close: async () => {} },
+    { name: 'bad', close: async () => { throw new Error('no') } },
+    { name: 'stuck', close: () => new Promise<void>(() => {}) }
+  ], 200, (err, name) => { failed.push([name, (err as Error).message]) })
+  t.same(left, ['stuck'], 'the one that never settled')
+  t.same(failed, [['bad', 'no']], 'a failure is reported, not thrown')
+  t.ok(performance.now() - started >= 190, 'waited for the timeout')
+  t.same(await closeWithin([], 10000, () => {}), [], 'nothing to close: at once')
 })

@@ -14,13 +14,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import t, { type Test } from 'tap'
+import { alive } from './helpers/proc'
 
 // tap's own switch (@tapjs/processinfo): no coverage from this process and its descendants
 const NO_COVERAGE = { _TAPJS_PROCESSINFO_COVERAGE_: '0' }
-
-const alive = (pid: number): boolean => {
-  try { process.kill(pid, 0); return true } catch { return false }
-}
 
 /**
  * Runs a bench script (its own process group, no coverage) with `--out` a temp folder; the

@@ -1,14 +1,13 @@
 // The CLI, in-process through main(): arguments, pid files, and the outcome of a reload and a
 // stop against real servers.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../lib/cli'
 import { writeServing } from '../lib/pid-file'
-import { predecessorGone, startApp } from './helpers/app'
+import { predecessorGone, startApp, tempDir } from './helpers/app'
 
 async function run (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -17,7 +16,7 @@ async function run (...argv: string[]): Promise<{ code: number, out: string, err
   return { code, out, err }
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-cli-'))
+const dir = tempDir('fhr-cli-')
 
 t.test('help', async t => {
   for (const args of [['--help'], ['-h'], ['help']]) {
@@ -88,7 +87,7 @@ t.test('no usable server: exit 3 with what to do', async t => {
 })
 
 t.test('reload and stop against a real server; a failed reload says why', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'throw')
   const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '20000' })
   t.teardown(() => app.kill())
@@ -113,7 +112,7 @@ t.test('reload and stop against a real server; a failed reload says why', async 
   t.equal(tooShort.code, EXIT.timeout)
   t.match(tooShort.err, /timed out after 1 ms/)
   // that reload goes on: wait for it so that the stop below finds one process
-  const next = await app.waitFor(l => l.msg === 'hot-restart: the successor is ready; draining' && l.pid === successor, 'the third generation')
+  const next = await app.waitFor(l => l.event === 'upgrade.ready' && l.pid === successor, 'the third generation')
   await predecessorGone(app, next.successorPid as number)
 
   const stopped = await run('stop', '--pid-file', app.pidFile)
@@ -127,11 +126,11 @@ t.test('a reload refused by the server exits 1 with the reason', async t => {
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
   process.kill(pid, 'SIGUSR2')
-  await app.waitFor(l => l.msg === 'hot-restart: upgrade started', 'the first upgrade')
+  await app.waitFor(l => l.event === 'upgrade.started', 'the first upgrade')
   const refused = await run('reload', '--pid-file', app.pidFile)
   t.equal(refused.code, EXIT.failed)
   t.match(refused.err, /reload failed: .*upgrade is already in progress \(FST_HOT_RESTART_UPGRADE_IN_PROGRESS\)/)
-  const next = await app.waitFor(l => l.msg === 'hot-restart: the successor is ready; draining', 'the upgrade to finish')
+  const next = await app.waitFor(l => l.event === 'upgrade.ready', 'the upgrade to finish')
   await predecessorGone(app, next.successorPid as number)
   await app.stop(next.successorPid as number)
 })

@@ -1,19 +1,19 @@
 // The drain at node:http level, with real servers and clients; https included.
 import { execFileSync } from 'node:child_process'
 import { EventEmitter, once } from 'node:events'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import dgram from 'node:dgram'
 import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { drain, stopAccepting, stopReceiving, trackConnections } from '../lib/drain'
+import { tempDir } from './helpers/app'
 
 t.test('https: a request in flight finishes with Connection: close; the drain then completes', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-tls-'))
+  const dir = tempDir('fhr-tls-')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
     '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
   let arrived!: () => void

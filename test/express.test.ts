@@ -1,15 +1,14 @@
 // The node:http adapter with Express 5: the same guarantees as the Fastify plugin.
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+import { fixture, predecessorGone, reload, startApp, tempDir } from './helpers/app'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
 
 t.test('Express: 5 reloads under load with 0 failed requests, a broken successor tolerated, atExit hooks run', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   const app = await startApp({ BOOT_FILE: bootFile }, fixture('express-app.ts'))
   t.teardown(() => app.kill())
   let pid = app.proc.pid!

@@ -2,26 +2,23 @@
 // drainTimeout, a predecessor killed while it drains, a reload asked of a successor whose
 // predecessor still drains. Manifests that cannot be trusted: manifest-boot.test.ts.
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { predecessorGone, reload, startApp } from './helpers/app'
+import { predecessorGone, reload, startApp, tempDir } from './helpers/app'
 import { request } from './helpers/http'
-
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
-}
+import { exitLine } from './helpers/log-lines'
+import { alive } from './helpers/proc'
 
 t.test('SIGTERM to the predecessor while its successor boots: the successor is stopped, the predecessor shuts down', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'hang')
   const app = await startApp({ BOOT_FILE: bootFile })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
   process.kill(pid, 'SIGUSR2')
-  const started = await app.waitFor(l => l.msg === 'hot-restart: upgrade started', 'the upgrade to start')
+  const started = await app.waitFor(l => l.event === 'upgrade.started', 'the upgrade to start')
   const successorPid = started.successorPid as number
   // the successor has registered the plugin (so it handles SIGTERM) once it says it hangs
   await app.waitFor(l => l.pid === successorPid && l.msg === 'boot: hanging', 'the successor to hang')
@@ -29,7 +26,7 @@ t.test('SIGTERM to the predecessor while its successor boots: the successor is s
   process.kill(pid, 'SIGTERM')
   const [code] = await exit
   t.equal(code, 0, 'the predecessor exits 0')
-  t.ok(app.lines.some(l => l.pid === pid && l.msg === 'hot-restart: stopping the successor that is booting'))
+  t.ok(app.lines.some(l => l.pid === pid && l.event === 'upgrade.aborted'))
   await app.ended
   t.notOk(alive(successorPid), 'no orphan: the successor is gone')
   t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'the predecessor ran its atExit hooks')
@@ -46,7 +43,7 @@ t.test('a request longer than drainTimeout is cut at the deadline; the exit stil
   t.equal(await slow, 'ECONNRESET', 'the client of the cut request sees its connection closed')
   const [code] = await exit
   t.equal(code, 0)
-  const forced = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: drainTimeout reached; closed the remaining connections', 'the forced-close log')
+  const forced = await app.waitFor(l => l.pid === pid && l.event === 'drain.forced', 'the forced-close log')
   t.equal(forced.forced, 1)
   t.equal(forced.forcedRequests, 1)
   t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'atExit hooks ran after the forced drain')
@@ -69,7 +66,7 @@ t.test('a reload asked of a successor whose predecessor still drains is refused,
   // the reload signal takes the same path, and says why in the log
   const from = app.lines.length
   process.kill(successorPid, 'SIGUSR2')
-  const logged = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === successorPid && String(l.msg).startsWith('hot-restart: upgrade refused'), 'the signal to be refused')
+  const logged = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === successorPid && l.event === 'upgrade.refused', 'the signal to be refused')
   t.equal(logged.code, 'FST_HOT_RESTART_PREDECESSOR_DRAINING', 'a signal is refused with the same reason')
   t.equal((await hold).status, 200)
   await predecessorGone(app, successorPid)
@@ -121,7 +118,7 @@ t.test('long-lived connections: an onDrain hook ends an SSE stream cleanly, the 
   const { events, error } = await sse.done
   t.equal(error, undefined, 'the stream ended cleanly')
   t.match(events, /event: reconnect\ndata: draining\n\n$/, 'its last event tells the client to reconnect')
-  const handedOver = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: handed over; exiting', 'the hand-over')
+  const handedOver = await app.waitFor(l => l.pid === pid && exitLine(l, 'upgrade'), 'the hand-over')
   t.equal((handedOver.hotRestart as { forced: number }).forced, 0, 'nothing was forced')
   t.ok((handedOver.hotRestart as { readyToDrainedMs: number }).readyToDrainedMs < 5000, 'the drain did not wait for drainTimeout')
   const again = stream(app.port)
@@ -140,14 +137,14 @@ t.test('long-lived connections without an onDrain hook end at drainTimeout', asy
   const { successorPid } = await reload(app, pid)
   const { events, error } = await sse.done
   t.ok(error !== undefined || !events.includes('reconnect'), 'the stream was cut, not ended by the app')
-  const forced = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: drainTimeout reached; closed the remaining connections', 'the forced close')
+  const forced = await app.waitFor(l => l.pid === pid && l.event === 'drain.forced', 'the forced close')
   t.equal(forced.forced, 1)
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)
 })
 
 t.test('a successor that listens elsewhere binds fresh; the old socket is closed once it is ready', async t => {
-  const bindFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'bind')
+  const bindFile = join(tempDir('fhr-'), 'bind')
   const app = await startApp({ BIND_FILE: bindFile })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
@@ -155,7 +152,7 @@ t.test('a successor that listens elsewhere binds fresh; the old socket is closed
   const { successorPid } = await reload(app, pid)
   const fresh = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: no inherited socket matches; bound a new one', 'the fresh bind')
   t.match(fresh.address, { address: '::1', family: 'IPv6' })
-  const closed = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: closed inherited sockets that no listen() claimed', 'the unclaimed socket to close')
+  const closed = await app.waitFor(l => l.pid === successorPid && l.event === 'sockets.unclaimed', 'the unclaimed socket to close')
   t.same(closed.fds, [3])
   await predecessorGone(app, successorPid)
   const refused = await request(app.port, '/').then(() => 'served', (err: NodeJS.ErrnoException) => err.code)
@@ -175,7 +172,7 @@ t.test('an uncaught error shuts the process down gracefully, exit 1', async t =>
   const exit = once(app.proc, 'exit')
   await request(app.port, '/crash')
   t.equal((await exit)[0], 1)
-  const line = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: shutting down after an uncaught error', 'the error log')
+  const line = await app.waitFor(l => l.pid === pid && l.event === 'shutdown.error', 'the error log')
   t.match(line.err, { message: 'crash outside a request' })
   t.equal(readFileSync(app.atExitFile, 'utf8'), `${pid}\n`, 'atExit hooks ran')
 })
@@ -207,11 +204,11 @@ t.test('a burst of 50 reload signals: exactly one upgrade, the rest refused and 
     await new Promise(resolve => setTimeout(resolve, 2))
   }
   t.ok(Date.now() - started < 1000, 'the signals were sent in a burst')
-  const ready = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the successor is ready; draining', 'the upgrade')
+  const ready = await app.waitFor(l => l.pid === pid && l.event === 'upgrade.ready', 'the upgrade')
   const successorPid = ready.successorPid as number
   await predecessorGone(app, successorPid)
-  const startedUpgrades = app.lines.filter(l => l.msg === 'hot-restart: upgrade started')
-  const refused = app.lines.filter(l => String(l.msg).startsWith('hot-restart: upgrade refused'))
+  const startedUpgrades = app.lines.filter(l => l.event === 'upgrade.started')
+  const refused = app.lines.filter(l => l.event === 'upgrade.refused')
   t.equal(startedUpgrades.length, 1, 'exactly one upgrade ran')
   t.ok(refused.length >= 1, `the others were refused (${refused.length} reached the process)`)
   t.ok(refused.every(l => l.code === 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS' && l.pid === pid), 'each refusal logged once with its reason')

@@ -26,7 +26,9 @@ t.test('a circular object is logged, with [Circular] where it refers to itself',
   const shared = { n: 1 }
   const [line] = capture(() => jsonLogger.error({ err: circular, twice: [shared, shared] }, 'hook failed'))
   t.same(JSON.parse(line!), {
-    level: 50, time: JSON.parse(line!).time, pid: process.pid,
+    level: 50,
+    time: JSON.parse(line!).time,
+    pid: process.pid,
     err: { name: 'pool', self: '[Circular]', list: ['[Circular]', { ok: 1 }] },
     twice: [{ n: 1 }, { n: 1 }],
     msg: 'hook failed'

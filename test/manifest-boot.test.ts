@@ -3,13 +3,12 @@
 // fd (and the predecessor is told); a foreign one is ignored; good ones are served (tcp, unix).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, openSync, renameSync } from 'node:fs'
+import { openSync, renameSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { fixture, killOnExit } from './helpers/app'
+import { fixture, killOnExit, tempDir } from './helpers/app'
 
 /**
  * Runs the fixture as if it were a successor of this test process, with `manifest` and an IPC
@@ -46,7 +45,7 @@ t.test('manifests that cannot be trusted', async t => {
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
   const { port } = server.address() as net.AddressInfo
   const entry = { fd: 3, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port }
-  const file = openSync(join(mkdtempSync(join(tmpdir(), 'fhr-')), 'file'), 'w')
+  const file = openSync(join(tempDir('fhr-'), 'file'), 'w')
   const otherPort = port === 1 ? 2 : port - 1
 
   // each fails the boot with the coded error, which the successor reports to its predecessor
@@ -89,7 +88,7 @@ t.test('manifests that cannot be trusted', async t => {
 })
 
 t.test('a unix socket in the manifest is served by a listen on its path', async t => {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'app.sock')
+  const path = join(tempDir('fhr-'), 'app.sock')
   // bound under another name and renamed, so that closing it below does not unlink the path
   const server = net.createServer()
   await once(server.listen(`${path}.tmp`), 'listening')

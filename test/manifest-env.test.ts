@@ -9,7 +9,7 @@ t.test('after a reload, a process the successor starts has no FASTIFY_HOT_RESTAR
   t.teardown(() => app.kill())
   const first = app.proc.pid as number
   const { successorPid } = await reload(app, first)
-  await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: ready', 'the successor to be ready')
+  await app.waitFor(l => l.pid === successorPid && l.event === 'ready', 'the successor to be ready')
   const res = await request(app.port, '/child-env')
   t.equal(res.status, 200)
   t.same(res.body, { manifest: null, supervisor: null }, 'nothing of the protocol reaches the child')

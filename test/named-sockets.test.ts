@@ -4,12 +4,10 @@
 import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
 import type net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { fixture, predecessorGone, reload, startApp, type LogLine, type RunningApp } from './helpers/app'
+import { fixture, type LogLine, predecessorGone, reload, type RunningApp, startApp, tempDir } from './helpers/app'
 import { startSender } from './helpers/datagrams'
 import { startEchoLoad } from './helpers/echo'
 import { datagramFd } from '../lib/sockets'
@@ -25,7 +23,7 @@ function opened (app: RunningApp, pid: number): Promise<LogLine> {
 }
 
 t.test(`TCP echo servers (by name, and plain) and a UDP socket by name: ${RELOADS} reloads under load, 0 failed exchanges, 0 datagrams lost`, async t => {
-  const udpFile = join(mkdtempSync(join(tmpdir(), 'fhr-udp-')), 'received.jsonl')
+  const udpFile = join(tempDir('fhr-udp-'), 'received.jsonl')
   const app = await startApp({ QUIET: '1', UDP_FILE: udpFile }, fixture('sockets-app.ts'))
   t.teardown(() => app.kill())
   let pid = app.proc.pid!

@@ -14,7 +14,7 @@ t.test('atExit hooks that reject with what JSON cannot encode: reloads and the s
   const { successorPid: second } = await reload(app, first)
   await app.waitFor(l => l.pid === first && l.event === 'exit', 'the predecessor to finish')
   t.same(await exited, [0, null], 'the predecessor exits 0')
-  await app.waitFor(l => l.pid === second && l.msg === 'hot-restart: the predecessor has exited', 'the successor to see it')
+  await app.waitFor(l => l.pid === second && l.event === 'predecessor.exited', 'the successor to see it')
   const { successorPid: third } = await reload(app, second)
   t.not(third, second, 'the next reload is not refused')
   await app.waitFor(l => l.pid === third && l.msg === 'hot-restart: the predecessor has exited', 'the third generation to see its predecessor exit')

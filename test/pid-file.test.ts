@@ -1,10 +1,10 @@
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { chmodSync, linkSync, mkdirSync, readdirSync, readFileSync, statSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { checkPidFile, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
+import { tempDir } from './helpers/app'
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-pid-'))
+const dir = tempDir('fhr-pid-')
 
 t.test('atomic writes leave no temporary file and use mode 0644', async t => {
   const path = join(dir, 'a.pid')
@@ -20,7 +20,7 @@ t.test('atomic writes leave no temporary file and use mode 0644', async t => {
 })
 
 t.test('a write replaces the file by renaming a temporary file from the same folder: never half-written', async t => {
-  const folder = mkdtempSync(join(tmpdir(), 'fhr-pid-atomic-'))
+  const folder = tempDir('fhr-pid-atomic-')
   const path = join(folder, 'app.pid')
   writeFileAtomic(path, 'old\n')
   // a second name for the old file: it shows whether the old file was rewritten in place

@@ -1,17 +1,13 @@
 // A successor that cannot boot changes nothing: the predecessor serves on with 0 failed
 // requests, the successor is gone, upgrade() rejects with a code, and a fixed successor then
 // takes over.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { predecessorGone, reload, startApp } from './helpers/app'
+import { predecessorGone, reload, startApp, tempDir } from './helpers/app'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
-}
+import { alive } from './helpers/proc'
 
 const cases = [
   { boot: 'throw', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', reason: /exited with code 1 before it was ready: Error: boom at boot/ },
@@ -21,7 +17,7 @@ const cases = [
 ]
 
 t.test('broken successors are killed, the predecessor serves on, a fixed one takes over', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
   const app = await startApp({ QUIET: '1', BOOT_FILE: bootFile, READY_TIMEOUT: '15000' })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
@@ -33,7 +29,7 @@ t.test('broken successors are killed, the predecessor serves on, a fixed one tak
     t.equal(res.status, 500, `${c.boot}: upgrade() rejected`)
     t.equal(res.body.code, c.code, `${c.boot}: with ${c.code}`)
     t.match(res.body.message, c.reason, `${c.boot}: with the reason`)
-    const failed = app.lines.findLast(l => String(l.msg).startsWith('hot-restart: upgrade failed'))!
+    const failed = app.lines.findLast(l => l.event === 'upgrade.failed')!
     t.equal(failed.pid, pid, `${c.boot}: the predecessor logged the failure`)
     const successorPid = failed.successorPid as number
     t.ok(successorPid > 0 && !alive(successorPid), `${c.boot}: the successor is gone (no zombie: it was reaped)`)

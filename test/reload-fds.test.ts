@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { predecessorGone, reload, startApp } from './helpers/app'
 import { startLoad } from './helpers/load'
-import { fdCount, rssMB, running } from './helpers/proc'
+import { alive, fdCount, rssMB } from './helpers/proc'
 
 const RELOADS = 50
 
@@ -28,7 +28,7 @@ t.test(`${RELOADS} generations back to back: flat fds and RSS, 0 failed requests
   const watcher = setInterval(() => {
     const p = read()
     named.add(p)
-    if (!running(p) && read() === p) problems.push(`the pid file names ${p}, which is not running`)
+    if (!alive(p) && read() === p) problems.push(`the pid file names ${p}, which is not running`)
   }, 20)
 
   const fds: number[] = []
@@ -49,10 +49,10 @@ t.test(`${RELOADS} generations back to back: flat fds and RSS, 0 failed requests
   t.equal(outcome.failed, 0, 'no request failed')
   t.same(outcome.failures, {})
   t.same(problems, [], 'the pid file always named a running process')
-  const ready = new Set(app.lines.filter(l => l.msg === 'hot-restart: ready').map(l => l.pid))
+  const ready = new Set(app.lines.filter(l => l.event === 'ready').map(l => l.pid))
   t.same([...named].filter(p => !ready.has(p)), [], 'every pid it named said it was ready')
   t.equal(read(), pid, 'it names the last generation')
 
   await app.stop(pid)
-  t.same(pids.filter(running), [], `none of the ${RELOADS + 1} generations is left running`)
+  t.same(pids.filter(alive), [], `none of the ${RELOADS + 1} generations is left running`)
 })

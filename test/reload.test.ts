@@ -6,6 +6,7 @@ import http from 'node:http'
 import t from 'tap'
 import { predecessorGone, reload, startApp } from './helpers/app'
 import { request } from './helpers/http'
+import { exitLine } from './helpers/log-lines'
 
 t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExit hooks and exits 0', async t => {
   const app = await startApp()
@@ -26,7 +27,7 @@ t.test('SIGUSR2 hands the port over to a new process; the old one runs its atExi
   t.equal(readFileSync(app.pidFile, 'utf8'), `${successorPid}\n`, 'the pid file names the successor')
   t.equal(readFileSync(app.atExitFile, 'utf8'), `${first}\n`, 'atExit ran once, in the predecessor only')
 
-  const done = await app.waitFor(l => l.msg === 'hot-restart: handed over; exiting', 'the hand-over log')
+  const done = await app.waitFor(l => exitLine(l, 'upgrade'), 'the hand-over log')
   const info = done.hotRestart as Record<string, number>
   t.equal(info.predecessorPid, first)
   t.equal(info.successorPid, successorPid)
@@ -61,7 +62,7 @@ t.test('a request in flight on a kept-alive socket when the reload starts comple
   t.equal(res.status, 200)
   t.equal(res.body.pid, first, 'served by the predecessor')
   t.equal(res.headers.connection, 'close', 'answered with Connection: close')
-  const ready = await app.waitFor(l => l.msg === 'hot-restart: ready' && l.pid !== first, 'the successor to be ready')
+  const ready = await app.waitFor(l => l.event === 'ready' && l.pid !== first, 'the successor to be ready')
   const completed = await app.waitFor(l => l.pid === first && l.msg === 'request completed' && (l.responseTime as number) > 2000, 'the log of the slow request')
   t.ok((completed.time as number) - (ready.time as number) >= 1900,
     'the request completed about 2 s after the successor was ready')
@@ -78,12 +79,12 @@ t.test('two signals in quick succession: one upgrade, the other refused and logg
   const first = app.proc.pid!
   const handedOver = reload(app, first)
   // signals of one kind do not queue: send the second once the first is being handled
-  await app.waitFor(l => l.pid === first && l.msg === 'hot-restart: upgrade started', 'the upgrade to start')
+  await app.waitFor(l => l.pid === first && l.event === 'upgrade.started', 'the upgrade to start')
   process.kill(first, 'SIGUSR2')
-  const refused = await app.waitFor(l => l.pid === first && String(l.msg).startsWith('hot-restart: upgrade refused'), 'the refusal')
+  const refused = await app.waitFor(l => l.pid === first && l.event === 'upgrade.refused', 'the refusal')
   t.equal(refused.code, 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS')
   const { successorPid } = await handedOver
-  t.equal(app.lines.filter(l => l.msg === 'hot-restart: upgrade started').length, 1, 'one upgrade started')
+  t.equal(app.lines.filter(l => l.event === 'upgrade.started').length, 1, 'one upgrade started')
 
   // the successor refuses while its predecessor is still there, then accepts
   await predecessorGone(app, successorPid)

@@ -81,7 +81,7 @@ t.test('a reload signal from another user is refused by the kernel; nothing star
   t.match(out, /not permitted[\s\S]*refused/i, 'the kernel refuses the signal')
   // a reload we are allowed to send is the next thing the app logs about upgrades
   const { successorPid } = await reload(app, pid)
-  t.equal(app.lines.filter(l => l.msg === 'hot-restart: upgrade started').length, 1, 'only our own signal started an upgrade')
+  t.equal(app.lines.filter(l => l.event === 'upgrade.started').length, 1, 'only our own signal started an upgrade')
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)
 })

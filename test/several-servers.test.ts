@@ -6,6 +6,7 @@ import t from 'tap'
 import { fixture, predecessorGone, reload, startApp } from './helpers/app'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
+import { exitLine } from './helpers/log-lines'
 
 const RELOADS = 2
 
@@ -41,12 +42,12 @@ t.test(`two Fastify apps in one process: ${RELOADS} reloads under load on both p
   }
 
   for (const p of pids.slice(0, -1)) {
-    const started = app.lines.filter(l => l.pid === p && l.msg === 'hot-restart: upgrade started')
+    const started = app.lines.filter(l => l.pid === p && l.event === 'upgrade.started')
     t.equal(started.length, 1, `pid ${p}: one signal, one upgrade`)
     t.equal(started[0]?.sockets, 2, `pid ${p} handed over both listening sockets`)
-    t.equal(app.lines.filter(l => l.pid === p && l.msg === 'hot-restart: handed over; exiting').length, 1, `pid ${p} drained and exited once`)
+    t.equal(app.lines.filter(l => l.pid === p && exitLine(l, 'upgrade')).length, 1, `pid ${p} drained and exited once`)
   }
-  t.equal(app.lines.filter(l => l.msg === 'hot-restart: ready').length, RELOADS + 1, 'each generation got ready once, with both apps listening')
+  t.equal(app.lines.filter(l => l.event === 'ready').length, RELOADS + 1, 'each generation got ready once, with both apps listening')
 
   await app.stop(pid)
   const hooks = readFileSync(app.atExitFile, 'utf8').trim().split('\n').sort()

@@ -1,12 +1,12 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import type { SocketEntry } from '../lib/manifest'
 import { datagramFd, describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets, unlinkPaths } from '../lib/sockets'
+import { tempDir } from './helpers/app'
 
 t.test('parseListenArgs understands every form of listen()', async t => {
   const cb = (): void => {}
@@ -60,7 +60,7 @@ t.test('the hook records listening servers, hands them over, and forgets closed 
   t.teardown(remove)
   const a = net.createServer()
   const b = net.createServer()
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-')), 's.sock')
+  const path = join(tempDir('fhr-'), 's.sock')
   await once(a.listen(0, '127.0.0.1'), 'listening')
   await once(b.listen(path), 'listening')
   const c = net.createServer()
@@ -101,7 +101,7 @@ t.test('closeUnclaimed closes the fds nobody claimed', async t => {
 t.test('unix paths: bound under a temporary name then renamed; errors stay the server\'s', async t => {
   const sockets = new Sockets()
   t.teardown(sockets.install())
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
+  const dir = tempDir('fhr-')
   const taken = join(dir, 'taken.sock')
   writeFileSync(taken, '')
   const a = net.createServer()

@@ -9,10 +9,8 @@ import t from 'tap'
 import { reload, startApp } from './helpers/app'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-
-function alive (pid: number): boolean {
-  try { process.kill(pid, 0); return true } catch { return false }
-}
+import { exitLine } from './helpers/log-lines'
+import { alive } from './helpers/proc'
 
 /** What a request on a new connection gets: its status, or its error code. */
 function attempt (port: number): Promise<number | string> {
@@ -58,9 +56,9 @@ t.test('SIGTERM to the successor right after ready: it shuts down gracefully, at
   const held = request(app.port, '/hold?ms=2000')
   const exit = once(app.proc, 'exit')
   const { successorPid } = await reload(app, pid)
-  await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: ready', 'the successor to be ready')
+  await app.waitFor(l => l.pid === successorPid && l.event === 'ready', 'the successor to be ready')
   process.kill(successorPid, 'SIGTERM')
-  const down = await app.waitFor(l => l.pid === successorPid && l.msg === 'hot-restart: shut down', 'the successor to shut down')
+  const down = await app.waitFor(l => l.pid === successorPid && exitLine(l, 'shutdown'), 'the successor to shut down')
   t.equal((down.hotRestart as { forced: number }).forced, 0, 'nothing was forced')
   t.equal((await held).status, 200, 'the predecessor still answers the request it holds')
   t.same(await exit, [0, null])

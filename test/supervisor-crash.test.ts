@@ -1,20 +1,21 @@
 // Crash restart with real processes: the serving generation dies (an uncaught error, then
 // SIGKILL) under load; the supervisor starts the next one on the same sockets, so clients wait
 // in the kernel's queue instead of being refused. Past --max-restarts it gives up (exit 1).
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-import { alive, portOf, servingPid, startSupervisor, type Supervised } from './helpers/supervisor'
+import { portOf, servingPid, startSupervisor, type Supervised } from './helpers/supervisor'
+import { alive } from './helpers/proc'
+import { tempDir } from './helpers/app'
 
 function restarted (s: Supervised, from: number): Promise<number> {
-  return s.waitFor(l => l.msg === 'hot-restart supervisor: restarted after a crash', 'the restart', from).then(l => l.servingPid as number)
+  return s.waitFor(l => l.event === 'supervisor.restarted', 'the restart', from).then(l => l.servingPid as number)
 }
 
 t.test('a crashed generation is restarted on the same sockets: no connection refused', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
   const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile }, args: ['--max-restarts', '3'] })
   t.teardown(() => s.kill())
   const port = await portOf(s)
@@ -26,7 +27,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   let from = s.lines.length
   t.same((await request(port, '/crash')).body, { crashing: true })
   const gen2 = await restarted(s, from)
-  t.match(s.lines.find(l => l.msg === 'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets'), { pid: s.proc.pid, generationPid: gen1, exitCode: 1 })
+  t.match(s.lines.find(l => l.event === 'supervisor.crashed'), { pid: s.proc.pid, generationPid: gen1, exitCode: 1 })
   t.same((await request(port, '/')).body, { pid: gen2, generation: 2 })
   const graceful = await load.stop()
   t.comment(`crash restart (uncaught error): requests: ${graceful.ok + graceful.failed}, failed: ${graceful.failed} ${JSON.stringify(graceful.failures)}, longest wait: ${Math.round(graceful.maxMs)} ms`)
@@ -35,7 +36,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
 
   // SIGKILL: what the killed process was answering is lost; nothing is refused
   load = startLoad(port, { keepAlive: 10, fresh: 10 })
-  await s.waitFor(l => l.pid === gen2 && l.msg === 'hot-restart: the predecessor has exited', 'generation 2 to settle')
+  await s.waitFor(l => l.pid === gen2 && l.event === 'predecessor.exited', 'generation 2 to settle')
   await new Promise<void>(resolve => { const tick = setInterval(() => { if (load.outcome.ok > 200) { clearInterval(tick); resolve() } }, 10) })
   from = s.lines.length
   process.kill(gen2, 'SIGKILL')
@@ -52,13 +53,13 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   writeFileSync(bootFile, 'throw')
   from = s.lines.length
   process.kill(s.proc.pid!, 'SIGHUP')
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: reload started', 'the reload', from)
+  await s.waitFor(l => l.event === 'supervisor.reload.started', 'the reload', from)
   process.kill(gen3, 'SIGKILL')
   t.equal(await s.ended, 1, 'the supervisor exits 1')
-  t.ok(s.lines.some(l => String(l.msg).startsWith('hot-restart supervisor: reload failed; still serving')), 'the reload failed')
-  const restartFailed = s.lines.filter(l => String(l.msg).startsWith('hot-restart supervisor: the restart failed'))
+  t.ok(s.lines.some(l => l.event === 'supervisor.reload.failed'), 'the reload failed')
+  const restartFailed = s.lines.filter(l => l.event === 'supervisor.restart.failed')
   t.equal(restartFailed.length, 1, 'a restart that failed to boot counts as a crash')
-  t.match(s.lines.find(l => l.msg === 'hot-restart supervisor: too many crashes; giving up'), { crashes: 4, maxRestarts: 3 })
-  t.match(s.lines.findLast(l => l.msg === 'hot-restart supervisor: restarted after a crash'), { delayMs: 100 }, 'the second restart in a row waited')
+  t.match(s.lines.find(l => l.event === 'supervisor.gave-up'), { crashes: 4, maxRestarts: 3 })
+  t.match(s.lines.findLast(l => l.event === 'supervisor.restarted'), { delayMs: 100 }, 'the second restart in a row waited')
   t.notOk(alive(gen3))
 })

@@ -2,10 +2,9 @@
 // starts, and every generation serves that socket (TCP under load, and a unix socket path); a
 // first generation that listens elsewhere, an address that cannot be bound, and bad syntax stop
 // the supervisor with a message.
-import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../lib/cli'
@@ -13,7 +12,10 @@ import { run } from '../lib/run'
 import type { Logger } from '../lib/upgrader'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
-import { alive, portOf, predecessorGone, servingPid, startSupervisor, type Supervised } from './helpers/supervisor'
+import { exitLine } from './helpers/log-lines'
+import { portOf, predecessorGone, servingPid, startSupervisor, type Supervised } from './helpers/supervisor'
+import { alive } from './helpers/proc'
+import { tempDir } from './helpers/app'
 
 async function cli (...argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -30,7 +32,7 @@ function logger (): Logger & { lines: Array<{ obj: Record<string, unknown>, msg:
 
 /** The address the supervisor bound, from its log line. */
 async function bound (s: Supervised): Promise<string> {
-  return (await s.waitFor(l => l.msg === 'hot-restart supervisor: bound (--listen)', 'the bound line')).address as string
+  return (await s.waitFor(l => l.event === 'supervisor.bound', 'the bound line')).address as string
 }
 
 /** One GET / over a unix socket: the body. */
@@ -76,18 +78,18 @@ t.test('--listen 127.0.0.1:0: the app serves the socket that the supervisor boun
 })
 
 t.test('--listen <path>: the app serves the unix socket that the supervisor bound, across a reload; the path is removed at the stop', async t => {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-listen-')), 's.sock')
+  const path = join(tempDir('fhr-listen-'), 's.sock')
   const s = await startSupervisor({ env: { LISTEN_PATH: path }, args: ['--listen', path], serving: false })
   t.teardown(() => s.kill())
   t.equal(await bound(s), path)
   const inode = statSync(path).ino
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: serving', 'the supervisor to serve')
+  await s.waitFor(l => l.event === 'supervisor.serving', 'the supervisor to serve')
   const gen1 = servingPid(s)
   t.match(s.lines.find(l => l.pid === gen1 && l.msg === 'hot-restart: serving an inherited socket'), { fd: 3, address: path }, 'generation 1 serves the socket it inherited')
   t.same(await getOverPath(path), { pid: gen1, generation: 1 })
 
   process.kill(s.proc.pid!, 'SIGHUP')
-  const gen2 = (await s.waitFor(l => l.msg === 'hot-restart supervisor: reloaded', 'the reload')).servingPid as number
+  const gen2 = (await s.waitFor(l => l.event === 'supervisor.reload.ready', 'the reload')).servingPid as number
   await predecessorGone(s, gen2)
   t.same(await getOverPath(path), { pid: gen2, generation: 2 }, 'generation 2 serves the same path')
   t.equal(statSync(path).ino, inode, 'the socket the supervisor bound, never bound again')
@@ -98,25 +100,25 @@ t.test('--listen <path>: the app serves the unix socket that the supervisor boun
 })
 
 t.test('--listen with an app that listens elsewhere: the start fails, exit 1 with the reason; no path is left', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-listen-'))
+  const dir = tempDir('fhr-listen-')
   const other = join(dir, 'other.sock')
   for (const listen of ['127.0.0.1:0', join(dir, 'listen.sock')]) {
     const s = await startSupervisor({ env: { LISTEN_PATH: other }, args: ['--listen', listen], serving: false })
     t.teardown(() => s.kill())
     const address = await bound(s)
     t.equal(await s.ended, 1, `--listen ${listen}: the supervisor exits 1`)
-    const failed = s.lines.find(l => typeof l.msg === 'string' && l.msg.startsWith('hot-restart supervisor: the first generation failed to start'))
+    const failed = s.lines.find(l => l.event === 'supervisor.start-failed')
     t.match(failed?.msg, `generation 1 does not listen on ${address} (--listen): it listens on ${other}; the app must listen on the same host and port (or path) as --listen`)
-    const gen1 = s.lines.find(l => l.msg === 'hot-restart supervisor: generation started')!.generationPid as number
+    const gen1 = s.lines.find(l => l.event === 'supervisor.worker-started')!.generationPid as number
     t.notOk(alive(gen1), 'generation 1 has been stopped')
-    t.ok(s.lines.some(l => l.pid === gen1 && l.msg === 'hot-restart: shut down'), 'gracefully')
-    t.notOk(s.lines.some(l => l.msg === 'hot-restart supervisor: serving'), 'it never said serving')
+    t.ok(s.lines.some(l => l.pid === gen1 && exitLine(l, 'shutdown')), 'gracefully')
+    t.notOk(s.lines.some(l => l.event === 'supervisor.serving'), 'it never said serving')
     t.notOk(existsSync(other) || existsSync(join(dir, 'listen.sock')), 'neither path is left')
   }
 })
 
 t.test('--listen an address that cannot be bound: exit 1 with the errno', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-listen-'))
+  const dir = tempDir('fhr-listen-')
   const taken = net.createServer()
   await new Promise<void>(resolve => taken.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { taken.close() })
@@ -139,7 +141,7 @@ t.test('--listen an address that cannot be bound: exit 1 with the errno', async 
     const log = logger()
     t.equal(await run([...args, '--', process.execPath, '-e', 'process.exit(3)'], { err: { write: () => {} } }, log), EXIT.failed, args.join(' '))
     t.match(log.lines.at(-1), { msg: `hot-restart supervisor: ${message}` })
-    t.notOk(log.lines.some(l => l.msg === 'hot-restart supervisor: starting'), 'no generation started')
+    t.notOk(log.lines.some(l => l.obj.event === 'supervisor.starting'), 'no generation started')
   }
   t.equal(statSync(existing).size, 0, 'the existing path is left alone')
   t.notOk(existsSync(join(dir, 'ok.sock')), 'the path bound before the failure is removed')

@@ -2,7 +2,7 @@
 // supervisor's signals while a generation boots (a graceful stop; a second signal forces), and
 // a supervisor killed outright (its generation shuts itself down).
 import { once } from 'node:events'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,8 +10,9 @@ import t from 'tap'
 import { EXIT, main } from '../lib/cli'
 import { run, splitCommand } from '../lib/run'
 import type { Logger } from '../lib/upgrader'
-import { fixture } from './helpers/app'
-import { alive, servingPid, startSupervisor } from './helpers/supervisor'
+import { fixture, tempDir } from './helpers/app'
+import { servingPid, startSupervisor } from './helpers/supervisor'
+import { alive } from './helpers/proc'
 
 async function cli (...argv: string[]): Promise<{ code: number, err: string }> {
   let err = ''
@@ -32,7 +33,7 @@ t.test('run: the command is what follows `--` or the first argument that is not 
 })
 
 t.test('run: bad arguments exit 2 and say why', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-run-'))
+  const dir = tempDir('fhr-run-')
   const cases: Array<[string[], RegExp]> = [
     [['run'], /missing the command to run/],
     [['run', '--pid-file'], /argument missing/],
@@ -80,7 +81,7 @@ t.test('SIGINT while generation 1 boots: it is stopped, the supervisor exits 0',
   process.kill(s.proc.pid!, 'SIGINT')
   t.equal(await s.ended, 0)
   t.notOk(alive(up.pid), 'generation 1 is gone')
-  t.ok(s.lines.some(l => l.msg === 'hot-restart supervisor: stopped' && l.exitCode === 0))
+  t.ok(s.lines.some(l => l.event === 'supervisor.stopped' && l.exitCode === 0))
 })
 
 t.test('a second SIGTERM forces: every generation is killed, the supervisor exits 1', async t => {
@@ -88,13 +89,13 @@ t.test('a second SIGTERM forces: every generation is killed, the supervisor exit
   t.teardown(() => s.kill())
   const up = await s.waitFor(l => l.msg === 'up', 'generation 1 to run')
   process.kill(s.proc.pid!, 'SIGTERM')
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: stopping', 'the graceful stop')
+  await s.waitFor(l => l.event === 'supervisor.stopping', 'the graceful stop')
   process.kill(s.proc.pid!, 'SIGHUP')
   await s.waitFor(l => l.code === 'FST_HOT_RESTART_SHUTTING_DOWN', 'the reload to be refused')
   process.kill(s.proc.pid!, 'SIGTERM')
   t.equal(await s.ended, 1)
   t.notOk(alive(up.pid), 'generation 1 is gone')
-  t.ok(s.lines.some(l => l.msg === 'hot-restart supervisor: forced stop; killing every generation'))
+  t.ok(s.lines.some(l => l.event === 'supervisor.forced'))
 })
 
 t.test('the supervisor is killed (SIGKILL): the serving generation shuts itself down', async t => {
@@ -109,10 +110,10 @@ t.test('the supervisor is killed (SIGKILL): the serving generation shuts itself 
 })
 
 t.test('a crash on a unix socket: clients queue while the next generation boots; SIGTERM then stops it and removes the path', async t => {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-unix-')), 'app.sock')
+  const path = join(tempDir('fhr-unix-'), 'app.sock')
   const s = await startSupervisor({ command: [process.execPath, fixture('bare-generation.js')], env: { UNIX_PATH: path } })
   t.teardown(() => s.kill())
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets' && l.exitCode === 3, 'the crash')
+  await s.waitFor(l => l.event === 'supervisor.crashed' && l.exitCode === 3, 'the crash')
   await s.waitFor(l => l.msg === 'restarted generation booting', 'the next generation to boot')
   // nobody accepts now, and yet the connection is not refused: it waits in the kernel's queue
   const socket = net.connect(path)

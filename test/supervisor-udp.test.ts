@@ -1,12 +1,10 @@
 // A UDP socket opened by name, under the supervisor: the serving generation hands it to the
 // supervisor, which hands it to the next one; a steady sender's datagrams reach every
 // generation on the one port, and none is lost but to a receive buffer the kernel counts full.
-import { mkdtempSync } from 'node:fs'
 import type net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { fixture } from './helpers/app'
+import { fixture, tempDir } from './helpers/app'
 import { startSender } from './helpers/datagrams'
 import { predecessorGone, servingPid, startSupervisor, type Supervised } from './helpers/supervisor'
 
@@ -16,7 +14,7 @@ async function udpPort (s: Supervised, pid: number): Promise<number> {
 }
 
 t.test('a named UDP socket under `run`: 2 reloads, the same port, 0 datagrams lost', async t => {
-  const udpFile = join(mkdtempSync(join(tmpdir(), 'fhr-udp-')), 'received.jsonl')
+  const udpFile = join(tempDir('fhr-udp-'), 'received.jsonl')
   const s = await startSupervisor({ command: [process.execPath, fixture('sockets-app.ts')], env: { QUIET: '1', UDP_FILE: udpFile } })
   t.teardown(() => s.kill())
   const gen1 = servingPid(s)
@@ -30,7 +28,7 @@ t.test('a named UDP socket under `run`: 2 reloads, the same port, 0 datagrams lo
   for (let i = 0; i < 2; i++) {
     const from = s.lines.length
     process.kill(s.proc.pid!, 'SIGHUP')
-    const next = (await s.waitFor(l => l.msg === 'hot-restart supervisor: reloaded', 'the reload', from)).servingPid as number
+    const next = (await s.waitFor(l => l.event === 'supervisor.reload.ready', 'the reload', from)).servingPid as number
     t.equal(await udpPort(s, next), port, `generation ${i + 2} receives on the same UDP port`)
     t.match(s.lines.find(l => l.pid === next && l.msg === 'hot-restart: serving an inherited socket' && l.name === 'statsd'), { address: `127.0.0.1:${port}` }, 'the socket it inherited')
     await predecessorGone(s, next)

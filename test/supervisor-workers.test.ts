@@ -1,17 +1,17 @@
 // `run --workers 2` with real processes under a concurrent load: both workers of a generation
 // serve; a reload replaces both; a crashed worker is restarted alone while the other serves on;
 // a reload whose workers cannot boot changes nothing and leaves no process behind.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../lib/cli'
 import { Supervisor } from '../lib/supervisor'
 import { readPid } from '../lib/pid-file'
-import { fixture } from './helpers/app'
+import { fixture, tempDir, type LogLine } from './helpers/app'
 import { startLoad, type Outcome } from './helpers/load'
-import { stat } from './helpers/proc'
-import { alive, portOf, predecessorGone, startSupervisor, type Supervised } from './helpers/supervisor'
+import { exitLine } from './helpers/log-lines'
+import { alive, stat } from './helpers/proc'
+import { portOf, predecessorGone, startSupervisor, type Supervised } from './helpers/supervisor'
 
 async function cliReload (pidFile: string): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -39,17 +39,17 @@ function served (outcome: Outcome, pids: number[], what: string, timeout = 30000
 
 /** The serving pids of the reload logged after line `from`, and the draining ones. */
 async function reloaded (s: Supervised, from: number): Promise<{ serving: number[], draining: number[] }> {
-  const line = await s.waitFor(l => l.msg === 'hot-restart supervisor: reloaded', 'the reload', from)
+  const line = await s.waitFor(l => l.event === 'supervisor.reload.ready', 'the reload', from)
   return { serving: line.servingPids as number[], draining: line.drainingPids as number[] }
 }
 
 t.test('--workers 2 under load: both workers serve, reloads replace both, a crashed worker is restarted alone, a broken reload changes nothing; 0 failed requests', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
   const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile }, args: ['--workers', '2', '--ready-timeout', '20000'] })
   t.teardown(() => s.kill())
   const supervisorPid = s.proc.pid!
   const port = await portOf(s)
-  const first = s.lines.find(l => l.msg === 'hot-restart supervisor: serving')!
+  const first = s.lines.find(l => l.event === 'supervisor.serving')!
   const gen1 = first.servingPids as number[]
   t.equal(gen1.length, 2, 'generation 1 is two processes')
   t.equal(first.servingPid, gen1[0])
@@ -82,17 +82,17 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   let from = s.lines.length
   const crash = await fetch(`http://127.0.0.1:${port}/crash`)
   t.same(await crash.json(), { crashing: true })
-  const exited = await s.waitFor(l => l.msg === 'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets', 'the crash', from)
+  const exited = await s.waitFor(l => l.event === 'supervisor.crashed', 'the crash', from)
   const crashed = exited.generationPid as number
   t.ok(serving.includes(crashed), 'a worker of generation 3 crashed')
   t.equal(exited.exitCode, 1)
   const other = serving.find(pid => pid !== crashed)!
-  const restarted = await s.waitFor(l => l.msg === 'hot-restart supervisor: restarted after a crash', 'the restart', from)
+  const restarted = await s.waitFor(l => l.event === 'supervisor.restarted', 'the restart', from)
   const replacement = restarted.servingPid as number
   t.equal(restarted.generation, 4, 'the restart is the next generation')
   t.notOk(alive(crashed), 'the crashed worker has exited')
   t.ok(alive(other), 'the other worker was left alone')
-  t.equal(s.lines.slice(from).filter(l => l.msg === 'hot-restart supervisor: generation started').length, 1, 'one process started')
+  t.equal(s.lines.slice(from).filter(l => l.event === 'supervisor.worker-started').length, 1, 'one process started')
   await served(load.outcome, [other, replacement], 'the other worker and the restarted one')
   all.push(replacement)
 
@@ -112,7 +112,7 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   t.equal(broken.code, EXIT.failed)
   t.match(broken.err, /reload failed: .*exited with code 1 before it was ready: Error: boom at boot \(FST_HOT_RESTART_SUCCESSOR_EXITED\)/)
   rmSync(bootFile)
-  const started = s.lines.slice(from).filter(l => l.msg === 'hot-restart supervisor: generation started').map(l => l.generationPid as number)
+  const started = s.lines.slice(from).filter(l => l.event === 'supervisor.worker-started').map(l => l.generationPid as number)
   t.equal(started.length, 2, 'the reload started two workers')
   t.notOk(started.some(alive), 'neither is left')
   t.ok(gen5.serving.every(alive), 'the serving workers serve on')
@@ -139,14 +139,14 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   const held = await s.waitFor(l => l.msg === 'boot: holding', 'a new worker', from)
   const other2 = await s.waitFor(l => l.msg === 'boot: holding' && l.pid !== held.pid, 'the other new worker', from)
   rmSync(`${bootFile}.${other2.pid}`)
-  await s.waitFor(l => l.pid === other2.pid && l.msg === 'hot-restart: ready', 'the other new worker to be ready', from)
+  await s.waitFor(l => l.pid === other2.pid && l.event === 'ready', 'the other new worker to be ready', from)
   process.kill(held.pid, 'SIGKILL')
   rmSync(bootFile)
   const mixed = await reloading
   t.equal(mixed.code, EXIT.failed)
   t.match(mixed.err, `reload failed: fastify-hot-restart: the successor (pid ${held.pid}) was killed by SIGKILL before it was ready (FST_HOT_RESTART_SUCCESSOR_EXITED)`)
-  t.ok(s.lines.some(l => l.pid === other2.pid && l.msg === 'hot-restart: ready'), 'the other one was ready')
-  await s.waitFor(l => l.pid === other2.pid && l.msg === 'hot-restart: shut down', 'the ready worker of the failed reload to shut down', from)
+  t.ok(s.lines.some(l => l.pid === other2.pid && l.event === 'ready'), 'the other one was ready')
+  await s.waitFor(l => l.pid === other2.pid && exitLine(l, 'shutdown'), 'the ready worker of the failed reload to shut down', from)
   t.ok(gen5.serving.every(alive), 'the serving workers serve on')
   await served(load.outcome, gen5.serving, 'both workers of generation 5, after the second failed reload')
   all.push(other2.pid)
@@ -161,21 +161,21 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   process.kill(supervisorPid, 'SIGTERM')
   t.equal(await s.ended, 0, 'SIGTERM: the supervisor exits 0')
   t.notOk([...all, ...started, held.pid, heldA.pid, otherA.pid].some(alive), 'no worker is left')
-  t.same(s.lines.slice(from).filter(l => l.msg === 'hot-restart: shut down').map(l => l.pid).sort(), [...gen5.serving].sort(), 'both serving workers shut down gracefully')
+  t.same(s.lines.slice(from).filter(l => exitLine(l, 'shutdown')).map(l => l.pid).sort(), [...gen5.serving].sort(), 'both serving workers shut down gracefully')
 })
 
 t.test('--workers 2: a worker of generation 1 that fails, or exits while the other boots: the start fails, exit 1, none is left', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
 
   // the first worker binds (it ignores BOOT_FILE, as a first generation), the second inherits and throws
   writeFileSync(bootFile, 'throw')
   let s = await startSupervisor({ env: { BOOT_FILE: bootFile }, args: ['--workers', '2'], serving: false })
   t.teardown(() => s.kill())
   t.equal(await s.ended, 1, 'a worker that throws: exit 1')
-  let [first, second] = s.lines.filter(l => l.msg === 'hot-restart supervisor: generation started').map(l => l.generationPid as number)
-  t.match(s.lines.find(l => String(l.msg).startsWith('hot-restart supervisor: the first generation failed to start')),
+  let [first, second] = s.lines.filter(l => l.event === 'supervisor.worker-started').map(l => l.generationPid as number)
+  t.match(s.lines.find(l => l.event === 'supervisor.start-failed'),
     { msg: `hot-restart supervisor: the first generation failed to start: fastify-hot-restart: the successor (pid ${second}) exited with code 1 before it was ready: Error: boom at boot` })
-  t.ok(s.lines.some(l => l.pid === first && l.msg === 'hot-restart: shut down'), 'the ready worker was shut down gracefully')
+  t.ok(s.lines.some(l => l.pid === first && exitLine(l, 'shutdown')), 'the ready worker was shut down gracefully')
   t.notOk(alive(first!) || alive(second!))
 
   // the first worker is ready, then dies (killed, or crashed) while the second holds its boot
@@ -184,8 +184,8 @@ t.test('--workers 2: a worker of generation 1 that fails, or exits while the oth
     s = await startSupervisor({ env: { BOOT_FILE: bootFile }, args: ['--workers', '2'], serving: false })
     t.teardown(() => s.kill())
     second = (await s.waitFor(l => l.msg === 'boot: holding', 'the second worker')).pid
-    first = s.lines.find(l => l.msg === 'hot-restart supervisor: generation started')!.generationPid as number
-    await s.waitFor(l => l.pid === first && l.msg === 'hot-restart: ready', 'the first worker to be ready')
+    first = s.lines.find(l => l.event === 'supervisor.worker-started')!.generationPid as number
+    await s.waitFor(l => l.pid === first && l.event === 'ready', 'the first worker to be ready')
     // its upgrade request follows its ready message on the channel: once refused, the supervisor knows it is ready
     process.kill(first, 'SIGUSR2')
     await s.waitFor(l => l.code === 'FST_HOT_RESTART_NOT_READY' && l.trigger === `generation 1 (pid ${first})`, 'the refusal')
@@ -196,9 +196,9 @@ t.test('--workers 2: a worker of generation 1 that fails, or exits while the oth
     await new Promise<void>(resolve => { const tick = setInterval(() => { if (stat(first!) === undefined) { clearInterval(tick); resolve() } }, 10) })
     rmSync(bootFile)
     t.equal(await s.ended, 1, `a worker that died (${death}) while the other booted: exit 1`)
-    t.match(s.lines.find(l => String(l.msg).startsWith('hot-restart supervisor: the first generation failed to start')),
+    t.match(s.lines.find(l => l.event === 'supervisor.start-failed'),
       { msg: `the successor (pid ${first}) ${death === 'SIGKILL' ? 'was killed by SIGKILL' : 'exited with code 1'} before it was ready: it had said ready, but a generation is ready once all its workers are, and the others were still booting` })
-    t.ok(s.lines.some(l => l.pid === second && l.msg === 'hot-restart: shut down'), 'the other worker, ready, was shut down gracefully')
+    t.ok(s.lines.some(l => l.pid === second && exitLine(l, 'shutdown')), 'the other worker, ready, was shut down gracefully')
     t.notOk(alive(second!))
   }
 })
@@ -207,8 +207,8 @@ t.test('--workers 2: both workers crash at once: one restart starts both', async
   const s = await startSupervisor({ env: { QUIET: '1' }, args: ['--workers', '2'] })
   t.teardown(() => s.kill())
   const port = await portOf(s)
-  const [a, b] = s.lines.find(l => l.msg === 'hot-restart supervisor: serving')!.servingPids as number[]
-  const restarted = (l: { msg?: string }): boolean => l.msg === 'hot-restart supervisor: restarted after a crash'
+  const [a, b] = s.lines.find(l => l.event === 'supervisor.serving')!.servingPids as number[]
+  const restarted = (l: LogLine): boolean => l.event === 'supervisor.restarted'
   let from = s.lines.length
   process.kill(a!, 'SIGKILL')
   const a2 = (await s.waitFor(restarted, 'the first restart', from)).servingPid as number
@@ -242,7 +242,7 @@ t.test('Supervisor defaults: one worker per generation, binding its own sockets'
   })
   t.teardown(() => supervisor.force())
   await supervisor.start()
-  const serving = lines.find(l => l.msg === 'hot-restart supervisor: serving')!
+  const serving = lines.find(l => l.obj.event === 'supervisor.serving')!
   t.equal((serving.obj.servingPids as number[]).length, 1, 'one worker')
   t.equal(serving.obj.sockets, 1, 'the socket it bound')
   await supervisor.stop()

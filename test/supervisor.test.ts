@@ -2,9 +2,8 @@
 // the CLI, SIGHUP and the app's upgrade() go through the supervisor, whose pid never changes;
 // refusals and a broken successor change nothing; every request of a concurrent load succeeds;
 // SIGTERM stops everything gracefully.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../lib/cli'
@@ -12,7 +11,9 @@ import { readPid } from '../lib/pid-file'
 import { request } from './helpers/http'
 import { startLoad } from './helpers/load'
 import { startNotifySocket } from './helpers/notify-socket'
-import { alive, portOf, predecessorGone, servingPid, startSupervisor } from './helpers/supervisor'
+import { portOf, predecessorGone, servingPid, startSupervisor } from './helpers/supervisor'
+import { alive } from './helpers/proc'
+import { tempDir } from './helpers/app'
 
 async function cliReload (pidFile: string): Promise<{ code: number, out: string, err: string }> {
   let out = ''
@@ -22,7 +23,7 @@ async function cliReload (pidFile: string): Promise<{ code: number, out: string,
 }
 
 t.test('supervised reloads under load: stable pid, 0 failed requests; refusals and a broken successor change nothing', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-boot-')), 'boot')
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
   const notify = await startNotifySocket()
   t.teardown(() => notify.close())
   const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile, NOTIFY_SOCKET: notify.path }, args: ['--ready-timeout', '20000'], serving: false })
@@ -30,10 +31,10 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   const supervisorPid = s.proc.pid!
 
   // a reload before generation 1 is ready is refused
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: starting', 'the supervisor to start')
+  await s.waitFor(l => l.event === 'supervisor.starting', 'the supervisor to start')
   process.kill(supervisorPid, 'SIGHUP')
   await s.waitFor(l => l.code === 'FST_HOT_RESTART_NOT_READY' && l.pid === supervisorPid, 'the refusal before ready')
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: serving', 'the supervisor to serve')
+  await s.waitFor(l => l.event === 'supervisor.serving', 'the supervisor to serve')
   t.equal(readPid(s.pidFile), supervisorPid, 'the pid file names the supervisor')
   const port = await portOf(s)
   const gen1 = servingPid(s)
@@ -55,11 +56,11 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   // 2 -> 3 on SIGHUP; the app's own upgrade() meanwhile is refused: one reload at a time
   let from = s.lines.length
   process.kill(supervisorPid, 'SIGHUP')
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: reload started', 'the SIGHUP reload', from)
+  await s.waitFor(l => l.event === 'supervisor.reload.started', 'the SIGHUP reload', from)
   const busy = await request(port, '/upgrade', { method: 'POST' })
   t.equal(busy.status, 500)
   t.equal(busy.body.code, 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS')
-  const reloaded3 = await s.waitFor(l => l.msg === 'hot-restart supervisor: reloaded', 'generation 3', from)
+  const reloaded3 = await s.waitFor(l => l.event === 'supervisor.reload.ready', 'generation 3', from)
   const gen3 = reloaded3.servingPid as number
   t.equal(reloaded3.drainingPid, gen2)
   await predecessorGone(s, gen3)
@@ -110,7 +111,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   process.kill(supervisorPid, 'SIGHUP')
   const hanging = await s.waitFor(l => l.msg === 'boot: hanging', 'a successor that hangs', from)
   process.kill(supervisorPid, 'SIGTERM')
-  await s.waitFor(l => l.msg === 'hot-restart supervisor: stopping', 'the stop', from)
+  await s.waitFor(l => l.event === 'supervisor.stopping', 'the stop', from)
   // a reload asked of a supervisor that stops: the CLI follows it until it is gone
   const late = await cliReload(s.pidFile)
   t.equal(late.code, EXIT.failed)

@@ -5,18 +5,17 @@
 import { execFileSync } from 'node:child_process'
 import { X509Certificate } from 'node:crypto'
 import { once } from 'node:events'
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
 import http2 from 'node:http2'
 import https from 'node:https'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type tls from 'node:tls'
 import t from 'tap'
-import { fixture, predecessorGone, reload, startApp, type RunningApp } from './helpers/app'
+import { fixture, predecessorGone, reload, type RunningApp, startApp, tempDir } from './helpers/app'
 import { connect, h2get, startH2Load } from './helpers/h2'
 import { startLoad } from './helpers/load'
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-tls-'))
+const dir = tempDir('fhr-tls-')
 
 /** A self-signed certificate made now; returns its SHA-256 fingerprint. */
 function makeCertificate (name: string): string {

@@ -1,11 +1,10 @@
 // A unix socket across reloads: the path is handed over, never unlinked by a predecessor,
 // served with 0 failed requests, and removed by the last generation's shutdown.
-import { existsSync, mkdtempSync, statSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { predecessorGone, reload, startApp } from './helpers/app'
+import { predecessorGone, reload, startApp, tempDir } from './helpers/app'
 
 function get (socketPath: string, agent: http.Agent): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -18,7 +17,7 @@ function get (socketPath: string, agent: http.Agent): Promise<number> {
 }
 
 t.test('a unix socket: 3 reloads under load, 0 failed; the path is removed at shutdown', async t => {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-unix-')), 'app.sock')
+  const path = join(tempDir('fhr-unix-'), 'app.sock')
   const app = await startApp({ LISTEN_PATH: path, QUIET: '1' })
   t.teardown(() => app.kill())
   t.ok(statSync(path).isSocket(), 'the socket is at its path')

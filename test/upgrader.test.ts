@@ -1,11 +1,11 @@
 // The state machine's corners, in-process with a fake process seam (no successor is spawned).
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { resolveOptions } from '../lib/options'
 import { readStatus } from '../lib/pid-file'
 import { Upgrader, type Logger } from '../lib/upgrader'
+import { tempDir } from './helpers/app'
 
 function logger (): Logger & { lines: Array<{ level: string, obj: Record<string, unknown>, msg: string }> } {
   const lines: Array<{ level: string, obj: Record<string, unknown>, msg: string }> = []
@@ -26,7 +26,7 @@ t.test('on Windows: no signal handler; upgrade() rejects with NOT_SUPPORTED', as
 })
 
 t.test('refusals: not ready, shutting down; the pid file and status; a failing close is logged', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-up-'))
+  const dir = tempDir('fhr-up-')
   const pidFile = join(dir, 'app.pid')
   const log = logger()
   const upgrader = new Upgrader(resolveOptions({ pidFile }), log, seam())
@@ -55,13 +55,13 @@ t.test('refusals: not ready, shutting down; the pid file and status; a failing c
   t.equal(upgrader.shutdown(), shutdown, 'one shutdown')
   await t.rejects(upgrader.upgrade(), { code: 'FST_HOT_RESTART_SHUTTING_DOWN' })
   await shutdown
-  t.match(log.lines.find(l => l.msg === 'hot-restart: closing the app failed'), { obj: { app: 'failing' } })
+  t.match(log.lines.find(l => l.obj.event === 'app.close-failed'), { obj: { app: 'failing' } })
   t.throws(() => readFileSync(pidFile), 'the pid file is removed at shutdown')
   t.equal(readStatus(pidFile), undefined)
 })
 
 t.test('a pid file that cannot be written once ready is logged, the app serves on', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-up-'))
+  const dir = tempDir('fhr-up-')
   const sub = join(dir, 'sub')
   mkdirSync(sub)
   const log = logger()
@@ -70,7 +70,7 @@ t.test('a pid file that cannot be written once ready is logged, the app serves o
   rmSync(sub, { recursive: true })
   upgrader.addParticipant({ name: 'app', close: async () => {} }).listening()
   t.equal(upgrader.state, 'serving')
-  t.match(log.lines.find(l => l.msg === 'hot-restart: could not write the pid file'), { level: 'error' })
+  t.match(log.lines.find(l => l.obj.event === 'pid-file.failed'), { level: 'error' })
 })
 
 t.test('the working directory handed to successors is the one the user named (PWD) when it is the real one', async t => {

@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import t from 'tap'
 import WebSocket from 'ws'
 import { predecessorGone, reload, startApp } from './helpers/app'
+import { exitLine } from './helpers/log-lines'
 
 /**
  * A client that sends numbered messages one after the other, each once the previous is acked,
@@ -87,7 +88,7 @@ t.test('an onDrain hook closes WebSockets with 1001; clients reconnect to the su
   const { successorPid } = await reload(app, pid)
   // each client goes on with the successor
   await Promise.all(clients.map(c => c.acked(c.acks.size + 10, successorPid)))
-  const handedOver = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: handed over; exiting', 'the hand-over')
+  const handedOver = await app.waitFor(l => l.pid === pid && exitLine(l, 'upgrade'), 'the hand-over')
   await Promise.all(clients.map(c => c.stop()))
 
   const info = handedOver.hotRestart as { forced: number, readyToDrainedMs: number }
@@ -117,7 +118,7 @@ t.test('without an onDrain hook a WebSocket lives until drainTimeout, then is cu
   t.match(JSON.parse(String((await once(socket, 'message'))[0])), { ack: 1, pid })
   const closed = once(socket, 'close')
   const { successorPid } = await reload(app, pid)
-  const forced = await app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: drainTimeout reached; closed the remaining connections', 'the forced close')
+  const forced = await app.waitFor(l => l.pid === pid && l.event === 'drain.forced', 'the forced close')
   t.equal(forced.forced, 1, 'the WebSocket was open until the deadline, and closed then')
   const [code] = await closed
   t.equal(code, 1006, 'the client sees an abnormal closure')

@@ -1,10 +1,10 @@
 // Starts a fixture app as a real process and follows every generation's JSON log lines
 // (successors inherit the first generation's stdout, so one pipe carries them all).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { followLogs, type LogLine } from './log-lines'
+import { followLogs, on, type LogLine } from './log-lines'
 
 export type { LogLine } from './log-lines'
 
@@ -41,10 +41,25 @@ export const fixture = (name: string): string => name.endsWith('.ts')
 // Every process a test starts dies with the test process, even when tap times the test out
 // and its teardowns never run: a leftover successor would hold the runner's output pipe open.
 // tap signals a timeout with SIGALRM, then kills the test process with SIGKILL (no 'exit').
+// The temp folders go after them (removed last: a process may write there until it dies).
 const killers = new Set<() => void>()
-const killAll = (): void => { for (const kill of killers) kill() }
+const folders = new Set<string>()
+const killAll = (): void => {
+  for (const kill of killers) kill()
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true })
+}
 process.once('exit', killAll)
 process.once('SIGALRM', killAll)
+
+/**
+ * A new folder under the system's temp folder (short paths: a unix socket path has at most 107
+ * bytes, too few for tap's `t.testdir()` under .tap/), removed when the test process exits.
+ */
+export function tempDir (prefix = 'fhr-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  folders.add(dir)
+  return dir
+}
 
 /** Kills `pid` (SIGKILL) when the test process exits, if it is still alive then. */
 export function killOnExit (target: ChildProcess | (() => void)): void {
@@ -52,7 +67,7 @@ export function killOnExit (target: ChildProcess | (() => void)): void {
 }
 
 export async function startApp (env: Record<string, string> = {}, file = fixture('app.ts')): Promise<RunningApp> {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
+  const dir = tempDir()
   const pidFile = join(dir, 'app.pid')
   const atExitFile = join(dir, 'at-exit.log')
   const proc = spawn(process.execPath, [file], {
@@ -64,7 +79,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
   const listening = await waitFor(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at '), 'listening')
   // NaN when the app listens on a unix socket
   const port = Number(/:(\d+)$/.exec(listening.msg as string)?.[1])
-  await waitFor(l => l.msg === 'hot-restart: ready' && l.pid === proc.pid, 'ready')
+  await waitFor(on('ready', { pid: proc.pid }), 'ready')
   const app: RunningApp = {
     proc,
     port,
@@ -94,12 +109,12 @@ export async function reload (app: RunningApp, pid: number): Promise<{ successor
   const from = app.lines.length
   process.kill(pid, 'SIGUSR2')
   const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid &&
-    (l.msg === 'hot-restart: the successor is ready; draining' || String(l.msg).startsWith('hot-restart: upgrade failed')), `pid ${pid} to hand over`)
-  if (line.msg !== 'hot-restart: the successor is ready; draining') throw new Error(`upgrade failed: ${line.msg}`)
+    (l.event === 'upgrade.ready' || l.event === 'upgrade.failed'), `pid ${pid} to hand over`)
+  if (line.event !== 'upgrade.ready') throw new Error(`upgrade failed: ${line.msg}`)
   return { successorPid: line.successorPid as number, line }
 }
 
 /** Resolves once the generation `pid` learned that its predecessor has exited. */
 export function predecessorGone (app: RunningApp, pid: number): Promise<LogLine> {
-  return app.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the predecessor has exited', `pid ${pid}'s predecessor to exit`)
+  return app.waitFor(on('predecessor.exited', { pid }), `pid ${pid}'s predecessor to exit`)
 }

@@ -3,11 +3,25 @@
 import { once } from 'node:events'
 import type { Readable } from 'node:stream'
 import { createInterface } from 'node:readline'
+import type { LogEvent } from '../../lib/log-events'
 
 export interface LogLine {
   pid: number
   msg?: string
   [key: string]: unknown
+}
+
+/**
+ * Matches the line of `event` (the stable field listed in lib/log-events.ts, rather than the
+ * message text) whose fields equal `fields`, e.g. `on('upgrade.ready', { pid })`.
+ */
+export function on (event: LogEvent, fields: Record<string, unknown> = {}): (line: LogLine) => boolean {
+  return line => line.event === event && Object.entries(fields).every(([key, value]) => line[key] === value)
+}
+
+/** Whether `line` is a generation's last line: handed over ('upgrade') or shut down. */
+export function exitLine (line: LogLine, reason: 'upgrade' | 'shutdown'): boolean {
+  return line.event === 'exit' && (line.hotRestart as { reason?: string } | undefined)?.reason === reason
 }
 
 export interface LogFollower {

@@ -1,10 +1,8 @@
 // A fake systemd notify socket (test/fixtures/notify-socket.py) that records every datagram.
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { fixture, killOnExit } from './app'
+import { fixture, killOnExit, tempDir } from './app'
 
 export interface Notification { notify: string, time: number }
 
@@ -18,7 +16,7 @@ export interface NotifySocket {
 }
 
 export async function startNotifySocket (): Promise<NotifySocket> {
-  const path = join(mkdtempSync(join(tmpdir(), 'fhr-notify-')), 'notify.sock')
+  const path = join(tempDir('fhr-notify-'), 'notify.sock')
   const proc = spawn('python3', [fixture('notify-socket.py'), path], { stdio: ['ignore', 'pipe', 'inherit'] })
   killOnExit(proc)
   const notifications: Notification[] = []

@@ -12,8 +12,11 @@ export function stat (pid: number): { state: string, ppid: number } | undefined 
   }
 }
 
-/** Running (a zombie has exited: it only waits for its parent, or init, to reap it). */
-export function running (pid: number): boolean {
+/**
+ * Whether `pid` runs. A zombie does not: it has exited and only waits for its parent, or init,
+ * to reap it (`process.kill(pid, 0)` would still succeed).
+ */
+export function alive (pid: number): boolean {
   const s = stat(pid)
   return s !== undefined && s.state !== 'Z'
 }

@@ -2,11 +2,9 @@
 // every process's JSON log lines (the generations inherit the supervisor's stdout).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fixture, killOnExit } from './app'
-import { followLogs, type LogLine } from './log-lines'
+import { fixture, killOnExit, tempDir } from './app'
+import { followLogs, on, type LogLine } from './log-lines'
 
 /** The CLI, compiled with the fixtures (see `fixture()`). */
 export const cli = resolve(__dirname, '..', '..', '.build', 'lib', 'cli.js')
@@ -44,7 +42,7 @@ export interface StartOptions {
 }
 
 export async function startSupervisor ({ env = {}, args = [], command, serving = true, pidFile: withPidFile = true, pid1 = false }: StartOptions = {}): Promise<Supervised> {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-sup-'))
+  const dir = tempDir('fhr-sup-')
   const pidFile = join(dir, 'supervisor.pid')
   const atExitFile = join(dir, 'at-exit.log')
   const app = command ?? [process.execPath, fixture('app.ts')]
@@ -76,7 +74,7 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
     }
   }
   killOnExit(() => supervised.kill())
-  if (serving) await waitFor(l => l.msg === 'hot-restart supervisor: serving', 'the supervisor to serve')
+  if (serving) await waitFor(on('supervisor.serving'), 'the supervisor to serve')
   return supervised
 }
 
@@ -93,14 +91,5 @@ export function servingPid (s: Supervised): number {
 
 /** Resolves once the generation `pid` has been told that its predecessor has exited. */
 export function predecessorGone (s: Supervised, pid: number): Promise<LogLine> {
-  return s.waitFor(l => l.pid === pid && l.msg === 'hot-restart: the predecessor has exited', `generation ${pid}'s predecessor to exit`)
-}
-
-/** Whether `pid` runs (a zombie, exited and waiting to be reaped, does not). */
-export function alive (pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'
-  } catch {
-    return false
-  }
+  return s.waitFor(on('predecessor.exited', { pid }), `generation ${pid}'s predecessor to exit`)
 }

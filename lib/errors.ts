@@ -54,3 +54,11 @@ export const PidFileError = createError(
 /** A generation started by a supervisor (`fastify-hot-restart run`) found it gone while it booted. */
 export const SupervisorExitedError = createError(
   `${P}SUPERVISOR_EXITED`, 'fastify-hot-restart: the supervisor (pid %s) that started this process has exited; not serving without it')
+
+/**
+ * A file the library reads or replaces (pid file, status file) is not what it must be: a regular
+ * file of a trusted owner, of a few kB. A FIFO, device, symlink or folder there (planted by
+ * another user in a shared folder) is refused rather than opened, followed or replaced.
+ */
+export const UnsafeFileError = createError(
+  `${P}UNSAFE_FILE`, 'fastify-hot-restart: refusing to use %s: %s')

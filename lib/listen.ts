@@ -5,13 +5,14 @@
  * listen, so the supervisor never accepts a connection (until then, connections are refused as
  * for any server that has not started). From then on the socket is held open as in plain
  * supervised mode. A unix socket is bound under a temporary name and renamed, so that closing
- * the supervisor's handle never unlinks the path (see listenOnPath in sockets.ts).
+ * the supervisor's handle never unlinks the path (see unix-path.ts).
  */
-import { existsSync, renameSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import type { ListenRequest } from './manifest'
 import type { Held } from './supervisor'
+import { bindUnixPath } from './unix-path'
 
 interface ServerHandle {
   fd: number
@@ -49,10 +50,11 @@ export function bindListen (requested: ListenRequest): Held {
   if (requested.path !== undefined) {
     // renaming over an existing path would silently take it from whoever serves it
     if (existsSync(requested.path)) throw new Error(`--listen ${requested.path}: cannot bind (EADDRINUSE): the path exists; remove it if no server uses it`)
-    const temp = `${requested.path}.${process.pid}.sock`
-    const handle = createServerHandle(temp, -1, -1)
-    if (typeof handle === 'number') throw new Error(`--listen ${requested.path}: cannot bind (${getSystemErrorName(handle)})`)
-    renameSync(temp, requested.path)
+    const handle = bindUnixPath(requested.path, temp => {
+      const bound = createServerHandle(temp, -1, -1)
+      if (typeof bound === 'number') throw new Error(`--listen ${requested.path}: cannot bind (${getSystemErrorName(bound)})`)
+      return bound
+    })
     return { entry: { fd: 0, kind: 'unix', requested, path: requested.path }, handle }
   }
   const handle = createServerHandle(requested.host === '' ? null : requested.host, requested.port, net.isIP(requested.host))

@@ -1,21 +1,37 @@
 /**
  * The pid file and its status file. Each generation writes its pid once it is ready; the
  * status file beside it (`<pidFile>.status`) tells the CLI what became of each upgrade that
- * the serving process was asked for, so that a failure is known at once, not at a timeout.
- * Both are written atomically: a temporary file in the same folder, then a rename.
+ * the serving process was asked for, so that a failure is known at once, not at a timeout, and
+ * which signal reloads the server. Both are written atomically (a randomly named temporary
+ * file in the same folder, then a rename) and read with care (see safe-file.ts): the folder may
+ * be one that other users can write.
  */
-import { accessSync, constants, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { accessSync, constants, lstatSync, rmSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import { PidFileError } from './errors'
+import { PidFileError, UnsafeFileError } from './errors'
+import { processStart } from './process-info'
+import { kindOf, ownedByUsOrRoot, readSmallFile, writeFileAtomic } from './safe-file'
+
+export { writeFileAtomic } from './safe-file'
+
+/** The most a pid file may hold: a pid and a newline, with room to spare. */
+export const PID_FILE_LIMIT = 64
+/** The most a status file may hold: ten attempts with their messages. */
+export const STATUS_FILE_LIMIT = 65536
 
 /** The outcome of one upgrade attempt, as the serving process records it. */
 export interface AttemptStatus {
-  state: 'upgrading' | 'succeeded' | 'failed' | 'refused'
+  /** `handed-over`: a standalone server's successor is ready (the predecessor drains). */
+  state: 'upgrading' | 'succeeded' | 'handed-over' | 'failed' | 'refused'
   /** The error code, for failed and refused. */
   code?: string
   message?: string
   successorPid?: number
+  /** The successor's start time (see processStart), recorded with `successorPid`. */
+  successorStart?: string
   generation?: number
+  /** When the record was made (Date.now()): the CLI follows the first attempt made after its signal. */
+  at?: number
   /** When it started and ended (ms since the epoch), for `status`. */
   startedAt?: number
   endedAt?: number
@@ -30,6 +46,10 @@ export interface Status {
   /** The attempt counter; the CLI reads it before it signals and follows the next one. */
   attempt: number
   attempts: Record<string, AttemptStatus>
+  /** The signal that reloads this server (its `signal` option); the CLI sends it by default. */
+  signal?: string
+  /** The start time of `pid` (see processStart): the CLI checks it before it signals `pid`. */
+  start?: string
   /** When `pid` started serving (ms since the epoch). */
   since?: number
   /** Pids that were draining when this was written (the reader checks which still live). */
@@ -43,29 +63,18 @@ export interface Status {
 }
 
 const KEEP_ATTEMPTS = 10
+/** The reload signal of each pid file this process serves, written into every status. */
+const signals = new Map<string, string>()
 
 /** The status file that belongs to a pid file. */
 export function statusPath (pidFile: string): string {
   return `${pidFile}.status`
 }
 
-let tempCounter = 0
-
-/** Writes `data` to `path` atomically (same-folder temporary file, then rename), mode 0644. */
-export function writeFileAtomic (path: string, data: string): void {
-  const temp = `${path}.${process.pid}.${++tempCounter}.tmp`
-  try {
-    writeFileSync(temp, data, { mode: 0o644 })
-    renameSync(temp, path)
-  } catch (err) {
-    rmSync(temp, { force: true })
-    throw err
-  }
-}
-
 /**
  * Checks at register time that the pid file can be written: its folder exists, is a folder,
- * and is writable; and the pid file itself, if it exists, is a file.
+ * and is writable; and the pid file and its status file, if they exist, are regular files (not
+ * a symlink, a FIFO, a folder: those are never replaced).
  * @returns the absolute path
  * @throws FST_HOT_RESTART_PID_FILE
  */
@@ -80,10 +89,13 @@ export function checkPidFile (pidFile: string): string {
     const code = (err as NodeJS.ErrnoException).code
     throw new PidFileError(path, code === 'ENOENT' ? `the folder ${dir} does not exist` : `the folder ${dir} is not writable (${code})`)
   }
-  try {
-    if (!statSync(path).isFile()) throw new PidFileError(path, 'it exists and is not a file')
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOENT') throw err
+  for (const file of [path, statusPath(path)]) {
+    try {
+      const stats = lstatSync(file)
+      if (!stats.isFile()) throw new PidFileError(path, `${file === path ? 'it' : `its status file ${file}`} exists and is ${kindOf(stats)}, not a regular file`)
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ENOENT') throw err
+    }
   }
   return path
 }
@@ -92,18 +104,29 @@ export function checkPidFile (pidFile: string): string {
  * Writes the pid file and a fresh status file for a process that is now serving. A successor
  * names its `predecessor` (still draining): the predecessor's attempts are carried over as
  * `history`, the one that started this process marked succeeded.
+ * @param signal the signal that reloads it, recorded in every status file written for this pid file
  */
-export function writeServing (pidFile: string, pid: number, generation: number, predecessor?: number): void {
-  const previous = predecessor === undefined ? undefined : readStatus(pidFile)
+export function writeServing (pidFile: string, pid: number, generation: number, signal?: string, predecessor?: number): void {
+  if (signal !== undefined) signals.set(pidFile, signal)
+  const previous = predecessor === undefined ? undefined : statusOrNothing(pidFile)
   const history = previous !== undefined && previous.pid === predecessor ? carried(previous, pid, generation) : []
   writeStatus(pidFile, { pid, generation, attempt: 0, attempts: {}, since: Date.now(), draining: predecessor === undefined ? [] : [predecessor], history })
   writeFileAtomic(pidFile, `${pid}\n`)
 }
 
+/** The status file, or undefined when it cannot be trusted: what it said is then not kept. */
+function statusOrNothing (pidFile: string): Status | undefined {
+  try {
+    return readStatus(pidFile)
+  } catch {
+    return undefined
+  }
+}
+
 function carried (previous: Status, pid: number, generation: number): AttemptStatus[] {
   const own = Object.keys(previous.attempts).map(Number).sort((a, b) => a - b).map(key => {
     const attempt = { ...previous.attempts[key], pid: previous.pid } as AttemptStatus
-    return attempt.state === 'upgrading' ? { ...attempt, state: 'succeeded' as const, successorPid: pid, generation, endedAt: Date.now() } : attempt
+    return attempt.state === 'upgrading' || attempt.state === 'handed-over' ? { ...attempt, state: 'succeeded' as const, successorPid: pid, generation, endedAt: Date.now() } : attempt
   })
   return [...(previous.history ?? []), ...own].slice(-KEEP_ATTEMPTS)
 }
@@ -121,39 +144,70 @@ export function stamped (previous: AttemptStatus | undefined, next: AttemptStatu
 export function writeStatus (pidFile: string, status: Status): void {
   const keys = Object.keys(status.attempts).map(Number).sort((a, b) => b - a)
   for (const key of keys.slice(KEEP_ATTEMPTS)) delete status.attempts[key]
-  const kept = readStatus(pidFile)
+  for (const attempt of Object.values(status.attempts)) {
+    if (attempt.successorPid !== undefined) attempt.successorStart ??= processStart(attempt.successorPid)
+  }
+  const signal = signals.get(pidFile)
+  // what the last write for the same pid said of its start, its predecessor and its history
+  const kept = statusOrNothing(pidFile)
   const { since, draining, history } = kept?.pid === status.pid ? kept : {} as Partial<Status>
-  writeFileAtomic(statusPath(pidFile), `${JSON.stringify({ since, draining, history, ...status })}\n`)
+  writeFileAtomic(statusPath(pidFile), `${JSON.stringify({ since, draining, history, ...status, signal, start: processStart(status.pid) })}\n`)
 }
 
 /**
- * Reads a pid file.
- * @returns the pid, or an error code: 'missing', 'unreadable', 'malformed'
+ * Reads a pid file: a regular file of a few bytes (a FIFO or a device is never opened to block).
+ * @returns the pid, or an error code: 'missing', 'unreadable' (also for anything but a small
+ * regular file), 'malformed'
  */
 export function readPid (pidFile: string): number | 'missing' | 'unreadable' | 'malformed' {
   let text: string
   try {
-    text = readFileSync(pidFile, 'utf8')
+    text = readSmallFile(pidFile, PID_FILE_LIMIT).text
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'unreadable'
   }
-  const trimmed = text.trim()
-  if (!/^[1-9][0-9]*$/.test(trimmed)) return 'malformed'
-  return Number(trimmed)
+  return parsePid(text)
 }
 
-/** Reads the status file; undefined when it is missing or not ours. */
-export function readStatus (pidFile: string): Status | undefined {
+/** The pid a pid file's text names, or 'malformed'. */
+export function parsePid (text: string): number | 'malformed' {
+  const trimmed = text.trim()
+  return /^[1-9][0-9]{0,9}$/.test(trimmed) ? Number(trimmed) : 'malformed'
+}
+
+/** The status in a status file's text, or undefined when it is not one. */
+export function parseStatus (text: string): Status | undefined {
   try {
-    const status = JSON.parse(readFileSync(statusPath(pidFile), 'utf8')) as Status
-    if (typeof status.pid === 'number' && typeof status.attempt === 'number' && typeof status.attempts === 'object') return status
+    const status = JSON.parse(text) as Status
+    if (typeof status.pid === 'number' && typeof status.attempt === 'number' && typeof status.attempts === 'object' && status.attempts !== null) return status
   } catch {}
   return undefined
 }
 
-/** Removes the pid file and its status file if they still name `pid` (at final shutdown). */
+/**
+ * Reads the status file, as the server does: it must be a small regular file of this process's
+ * user or root.
+ * @returns the status; undefined when it is missing or does not hold a status
+ * @throws FST_HOT_RESTART_UNSAFE_FILE when it is anything else (never blocks on a FIFO)
+ */
+export function readStatus (pidFile: string): Status | undefined {
+  const path = statusPath(pidFile)
+  let file
+  try {
+    file = readSmallFile(path, STATUS_FILE_LIMIT)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+  if (!ownedByUsOrRoot(file.stats)) throw new UnsafeFileError(path, `it is owned by uid ${file.stats.uid}, not by this process's user or root`)
+  return parseStatus(file.text)
+}
+
+/** Removes the pid file and its status file if they still name `pid` (at final shutdown); never throws. */
 export function removeIfOurs (pidFile: string, pid: number): void {
   if (readPid(pidFile) !== pid) return
-  rmSync(statusPath(pidFile), { force: true })
-  rmSync(pidFile, { force: true })
+  try {
+    rmSync(statusPath(pidFile), { force: true })
+    rmSync(pidFile, { force: true })
+  } catch {}
 }

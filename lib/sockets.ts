@@ -9,11 +9,12 @@
  * listen() to hook) are claimed by name: only the socket of that name gets that fd.
  */
 import dgram from 'node:dgram'
-import { closeSync, existsSync, renameSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { BadManifestError, InvalidOptionError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
 import { describe } from './options'
+import { bindUnixPath } from './unix-path'
 
 /** A server of this process that is listening, and what was asked for. */
 export interface Listener {
@@ -150,17 +151,12 @@ export function fdOf (server: net.Server): number | undefined {
 }
 
 /**
- * Listens on a new unix socket so that closing it never unlinks its path: Node (libuv) unlinks
- * the path a socket was bound to when it closes, which would delete the path a successor
- * serves. So the socket is bound to a temporary name beside the path and renamed to it before
- * anyone can connect; the path goes away only at the final shutdown (see unlinkPaths).
+ * Listens on a new unix socket so that closing it never unlinks its path (see unix-path.ts);
+ * the path goes away only at the final shutdown (see unlinkPaths).
  */
 function listenOnPath (server: net.Server, original: ListenFn, path: string, parsed: ParsedListen): net.Server {
-  const temp = `${path}.${process.pid}.sock`
-  const options = { backlog: parsed.backlog, ...parsed.options, path: temp }
-  original.call(server, options, parsed.cb)
-  // the bind is synchronous; a failure is emitted later as the server's 'error'
-  try { renameSync(temp, path) } catch {}
+  // the bind is synchronous; a failure is emitted later as the server's 'error' (and nothing is renamed)
+  bindUnixPath(path, temp => original.call(server, { backlog: parsed.backlog, ...parsed.options, path: temp }, parsed.cb))
   ;(server as unknown as { _pipeName?: string })._pipeName = path
   return server
 }
@@ -313,13 +309,17 @@ export class Sockets {
   }
 
   /**
-   * Closes the inherited sockets that no listen call claimed (once the successor is ready).
+   * Closes the inherited sockets that no listen call claimed (once the successor is ready), and
+   * unlinks their unix socket paths.
    * @returns the entries closed
    */
   closeUnclaimed (): SocketEntry[] {
     const closed = this.unclaimed.splice(0)
     for (const entry of closed) {
       try { closeSync(entry.fd) } catch {}
+      // the new code listens elsewhere: a path left behind would make a later bind of it fail
+      // with EADDRINUSE (closing never unlinks it: see listenOnPath)
+      if (entry.kind === 'unix') rmSync(entry.path as string, { force: true })
     }
     return closed
   }

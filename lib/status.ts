@@ -5,7 +5,8 @@
  */
 import { parseOptions, UsageError } from './args'
 import { openConnections } from './connections'
-import { readPid, readStatus, type AttemptStatus, type Status } from './pid-file'
+import type { AttemptStatus, Status } from './pid-file'
+import { findServer, NoServerError } from './target'
 
 export const STATUS_HELP = `  fastify-hot-restart status --pid-file <path> [--json]
 `
@@ -59,14 +60,16 @@ const withConnections = (pid: number): ProcessReport => ({ pid, connections: ope
 
 /** Reads what the pid file and its status file say; `problem` when no server serves. */
 export function report (pidFile: string, now = Date.now()): StatusReport {
-  const down = (problem: string): StatusReport => ({ pidFile, running: false, problem })
-  const pid = readPid(pidFile)
-  if (pid === 'missing') return down(`no pid file at ${pidFile}: the server is not running (or was given another pidFile)`)
-  if (pid === 'unreadable') return down(`cannot read the pid file ${pidFile}: check its permissions`)
-  if (pid === 'malformed') return down(`the pid file ${pidFile} does not hold a pid`)
-  if (!alive(pid)) return down(`stale pid file ${pidFile}: no process ${pid} is running`)
-  const status = readStatus(pidFile)
-  if (status?.pid !== pid) return down(`process ${pid} (from ${pidFile}) is not a fastify-hot-restart server: no status file names it`)
+  let pid: number
+  let status: Status
+  try {
+    // as reload and stop find it (target.ts): the same checks, the same reasons
+    ({ pid, status } = findServer(pidFile))
+  } catch (err) {
+    /* c8 ignore next */
+    if (!(err instanceof NoServerError)) throw err
+    return { pidFile, running: false, problem: err.message }
+  }
   const supervised = status.servingPids !== undefined
   const own = Object.keys(status.attempts).map(Number).sort((a, b) => a - b).map(key => ({ pid, ...status.attempts[key] as AttemptStatus }))
   const attempts = [...(status.history ?? []), ...own].reverse().map(attempt => ({

@@ -292,7 +292,7 @@ export class Supervisor {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = stamped(this.attempts[attempt], status)
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     this.writeStatusFile()
   }
 

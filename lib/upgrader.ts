@@ -254,15 +254,17 @@ export class Upgrader {
   }
 
   private announceReady (): void {
-    this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
-    this.predecessor?.sendReady()
+    // the files first: once the predecessor hears "ready" it may record the hand-over, which
+    // must not race with this process's own status file
     if (this.pidFile !== undefined) {
       try {
-        writeServing(this.pidFile, process.pid, this.generation, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
+        writeServing(this.pidFile, process.pid, this.generation, this.options.signal, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
       } catch (err) {
         this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
     }
+    this.supervisor?.sendSockets(this.sockets.listeners, this.sockets.datagrams)
+    this.predecessor?.sendReady()
     // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
     this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
@@ -277,17 +279,15 @@ export class Upgrader {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = stamped(this.attempts[attempt], status)
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
-    // another process may serve from this pid file now (our successor): never write over it
-    if (readStatus(this.pidFile)?.pid !== process.pid) return
     try {
+      // another process may serve from this pid file now (our successor): never write over it
+      if (readStatus(this.pidFile)?.pid !== process.pid) return
       writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
-    /* c8 ignore start: a disk error between two writes of the same file */
     } catch (err) {
       this.log.error({ event: 'status-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
-    /* c8 ignore stop */
   }
 
   /**
@@ -335,6 +335,8 @@ export class Upgrader {
     successor.process.unref()
     this.log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
       'hot-restart: the successor is ready; draining')
+    // where the successor could not write the pid file, this record still leads the CLI to it
+    this.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }

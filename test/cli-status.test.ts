@@ -82,7 +82,7 @@ t.test('status without a server: exit 3 with the reason, in JSON too', async t =
   t.match(r.err, /^not running: no pid file at .*none\.pid/)
   const j = await cli('status', '--pid-file', missing, '--json')
   t.equal(j.code, EXIT.noServer)
-  t.same(JSON.parse(j.out), { pidFile: missing, running: false, problem: `no pid file at ${missing}: the server is not running (or was given another pidFile)` })
+  t.same(JSON.parse(j.out), { pidFile: missing, running: false, problem: `no pid file at ${missing}: is the server running? Start it first (with the pidFile option set to this path).` })
 
   const malformed = join(dir, 'malformed.pid')
   writeFileSync(malformed, 'x\n')
@@ -144,14 +144,14 @@ t.test('a successor carries its predecessors\' attempts as history, the one that
   const pidFile = join(dir, 'carry.pid')
   // a status file from before history existed
   writeFileSync(`${pidFile}.status`, JSON.stringify({ pid: 100, generation: 1, attempt: 2, attempts: { 1: { state: 'refused', code: 'X' }, 2: { state: 'upgrading', startedAt: 5 } } }))
-  writeServing(pidFile, 200, 2, 100)
-  writeServing(pidFile, 300, 3, 200)
+  writeServing(pidFile, 200, 2, undefined, 100)
+  writeServing(pidFile, 300, 3, undefined, 200)
   t.match(readStatus(pidFile), {
     pid: 300,
     draining: [200],
     history: [{ state: 'refused', code: 'X', pid: 100 }, { state: 'succeeded', pid: 100, startedAt: 5, endedAt: Number, successorPid: 200, generation: 2 }]
   })
-  writeServing(pidFile, 400, 4, 999)
+  writeServing(pidFile, 400, 4, undefined, 999)
   t.same(readStatus(pidFile)!.history, [], 'a status file of another process than the predecessor is not carried')
   writeStatus(pidFile, { pid: 500, generation: 5, attempt: 0, attempts: {} })
   t.same(readStatus(pidFile), { pid: 500, generation: 5, attempt: 0, attempts: {} }, 'a write for another pid keeps nothing of the last one')

@@ -34,7 +34,7 @@ t.test('bad arguments exit 2 and say why', async t => {
     [['reload', '--pid-file', ''], /missing --pid-file/],
     [['reload', '--pid-file', 'x', '--bogus'], /unknown option --bogus for "reload"/],
     [['reload', '--pid-file', 'x', 'extra'], /unexpected argument "extra"/],
-    [['reload', '--pid-file', 'x', '--timeout', '5s'], /--timeout expects a positive number of milliseconds, got "5s"/],
+    [['reload', '--pid-file', 'x', '--timeout', '5s'], /--timeout expects a whole number of milliseconds from 1 to 2147483647, got "5s"/],
     [['reload', '--pid-file', 'x', '--timeout', '0'], /--timeout expects/],
     [['reload', '--pid-file', 'x', '--signal', 'USR2'], /--signal expects a signal name such as SIGUSR2, got "USR2"/],
     [['reload', '--pid-file', 'x', '--signal', 'SIGKILL'], /--signal expects/],
@@ -61,7 +61,7 @@ t.test('no usable server: exit 3 with what to do', async t => {
   mkdirSync(unreadable)
   const r = await run('reload', '--pid-file', unreadable)
   t.equal(r.code, EXIT.noServer)
-  t.match(r.err, /cannot read the pid file/)
+  t.match(r.err, /refusing to use .*folder\.pid: it is a folder, not a regular file/)
 
   // a pid that no process has any more
   const gone = spawn(process.execPath, ['-e', ''])

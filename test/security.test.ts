@@ -3,9 +3,9 @@
 //   generation is alive (the first, both during a drain, the successor alone).
 // - The pid file and its status file are 0644 whatever the umask: nothing world-writable.
 // - A signal from another user cannot start an upgrade (the kernel refuses it).
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, statSync } from 'node:fs'
+import { chownSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { predecessorGone, reload, startApp } from './helpers/app'
@@ -84,4 +84,30 @@ t.test('a reload signal from another user is refused by the kernel; nothing star
   t.equal(app.lines.filter(l => l.event === 'upgrade.started').length, 1, 'only our own signal started an upgrade')
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)
+})
+
+t.test('a FIFO planted where the status file goes: a reload signal never freezes the server', async t => {
+  const app = await startApp({ READY_TIMEOUT: '20000' })
+  t.teardown(() => app.kill())
+  const pid = app.proc.pid!
+  const status = `${app.pidFile}.status`
+  rmSync(status)
+  execFileSync('mkfifo', ['-m', '0666', status])
+  if (process.getuid?.() === 0) chownSync(status, 65534, 65534) // another user's, as in a shared /tmp
+  const from = app.lines.length
+  process.kill(pid, 'SIGUSR2')
+  // a frozen server answers nothing: give it 10 s
+  const answered = await Promise.race([
+    request(app.port, '/').then(r => r.status),
+    new Promise(resolve => setTimeout(() => resolve('no answer within 10 s'), 10_000).unref())
+  ])
+  t.equal(answered, 200, 'the server answers')
+  const refused = await app.waitFor(l => l.msg === 'hot-restart: could not write the status file' && l.pid === pid, 'the refusal', from)
+  t.match(refused.err, { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /app\.pid\.status.*is a FIFO, not a regular file/ })
+  // the successor refuses the pid file at register time: the reload fails and changes nothing
+  const failed = await app.waitFor(l => String(l.msg).startsWith('hot-restart: upgrade failed') && l.pid === pid, 'the reload to fail', from)
+  t.match(failed, { code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', details: { firstError: /FST_HOT_RESTART_PID_FILE.*its status file .*app\.pid\.status exists and is a FIFO, not a regular file/ } })
+  t.equal((await request(app.port, '/')).body.pid, pid, 'and the server still serves')
+  t.ok(statSync(status).isFIFO(), 'the FIFO is left where it is')
+  await app.stop(pid)
 })

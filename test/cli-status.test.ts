@@ -9,6 +9,7 @@ import { EXIT, version } from '../lib/cli'
 import { openConnections } from '../lib/connections'
 import { run as runCommand } from '../lib/run'
 import { readStatus, writeServing, writeStatus } from '../lib/pid-file'
+import { processStart } from '../lib/process-info'
 import { duration, format, report, type StatusReport } from '../lib/status'
 import { cli } from './helpers/cli'
 
@@ -89,7 +90,7 @@ t.test('status without a server: exit 3 with the reason, in JSON too', async t =
   t.match(report(malformed), { running: false, problem: /does not hold a pid/ })
   const folder = join(dir, 'folder.pid')
   mkdirSync(folder)
-  t.match(report(folder), { running: false, problem: /cannot read the pid file/ })
+  t.match(report(folder), { running: false, problem: /refusing to use .*folder\.pid: it is a folder/ })
   const stale = join(dir, 'stale.pid')
   writeFileSync(stale, '999999999\n')
   t.match(report(stale), { running: false, problem: /stale pid file .*: no process 999999999/ })
@@ -102,7 +103,7 @@ t.test('status: states, history and formatting from status files', async t => {
   const pidFile = join(dir, 'crafted.pid')
   // an older server's status file: no start time, an upgrade under way
   writeFileSync(pidFile, `${process.pid}\n`)
-  writeFileSync(`${pidFile}.status`, JSON.stringify({ pid: process.pid, generation: 4, attempt: 1, attempts: { 1: { state: 'upgrading' } } }))
+  writeFileSync(`${pidFile}.status`, JSON.stringify({ pid: process.pid, generation: 4, attempt: 1, attempts: { 1: { state: 'upgrading' } }, start: processStart(process.pid) }))
   const old = report(pidFile)
   t.match(old, { running: true, state: 'upgrading', since: null, uptimeMs: null, supervised: false, attempts: [{ state: 'upgrading', pid: process.pid }] })
   t.notOk('durationMs' in (old as { attempts: object[] }).attempts[0]!)

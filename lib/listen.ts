@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import type { ListenRequest } from './manifest'
-import type { Held } from './supervisor'
+import type { Held } from './protocol'
 import { bindUnixPath } from './unix-path'
 
 interface ServerHandle {
@@ -67,5 +67,5 @@ export function bindListen (requested: ListenRequest): Held {
     handle.close()
     throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(err)})`)
   }
-  return { entry: { fd: 0, kind: 'tcp', requested, address: bound.address, port: bound.port }, handle }
+  return { entry: { fd: 0, kind: 'tcp', requested, address: bound.address as string, port: bound.port as number }, handle }
 }

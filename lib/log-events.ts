@@ -26,8 +26,9 @@
  * | `app.close-timeout`        | error | closing an app did not settle within `atExitTimeout` (`apps`); the process exits anyway |
  * | `exit`                     | info  | drained, hooks run, apps closed (`hotRestart.reason`: upgrade or shutdown) |
  * | `systemd.failed`           | warn  | `systemd-notify` failed |
+ * | `protocol.rejected`        | warn  | a message of the wrong shape (or out of turn) was dropped |
  *
- * Logged by the supervisor (`fastify-hot-restart run`):
+ * Logged by the supervisor (`fastify-hot-restart run`), besides `protocol.rejected`:
  *
  * | event                        | level | when |
  * | ---------------------------- | ----- | ---- |
@@ -49,14 +50,16 @@
  * | `supervisor.stopping`        | info  | every process is told to shut down |
  * | `supervisor.forced`          | warn  | a second signal: every process is killed |
  * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
+ * | `supervisor.rejected`        | warn  | a socket sent out of turn (after ready, or without its handle) was closed, not held |
  */
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
   | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'drain.forced'
-  | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed'
+  | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
+  | 'supervisor.rejected'

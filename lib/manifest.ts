@@ -8,9 +8,12 @@
  */
 import { fstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { BadManifestError } from './errors'
+import { MANIFEST_ENV, type ListenRequest, type SocketEntry } from './protocol'
 
-/** The environment variable that carries the manifest. */
-export const MANIFEST_ENV = 'FASTIFY_HOT_RESTART'
+// the protocol's vocabulary lives in protocol.ts; re-exported for the modules that read manifests
+export { MANIFEST_ENV }
+export type { ListenRequest, SocketEntry }
+
 /** The version of the manifest format; a successor refuses any other. */
 export const MANIFEST_VERSION = 1
 /** The first fd of a handed-over socket in the successor (after stdin, stdout, stderr). */
@@ -19,33 +22,6 @@ export const FIRST_FD = 3
 // the parent as early as this process can tell: a successor whose predecessor dies later is
 // reparented (to init or a subreaper), and process.ppid no longer names the predecessor
 const parentAtLoad = process.ppid
-
-/** What the successor's code asked for when it listened; used to match its own listen calls. */
-export interface ListenRequest {
-  /** The host as given to `listen()` (`''` when none was given). */
-  host: string
-  /** The port as given to `listen()` (0 for any). */
-  port: number
-  /** The unix socket path as given to `listen()`, if any. */
-  path?: string
-}
-
-/** One handed-over socket. */
-export interface SocketEntry {
-  /** The fd in the successor. */
-  fd: number
-  /** A TCP or unix socket that a net.Server listens on, or a UDP socket (dgram). */
-  kind: 'tcp' | 'unix' | 'udp'
-  /** The name it was opened under (`socket(name, ...)`); only a socket of that name claims it. */
-  name?: string
-  /** What the code asked for. */
-  requested: ListenRequest
-  /** Where the socket is actually bound (tcp, udp): address and port. */
-  address?: string
-  port?: number
-  /** Where the socket is bound (unix). */
-  path?: string
-}
 
 export interface Manifest {
   version: typeof MANIFEST_VERSION

@@ -3,7 +3,7 @@
  * predecessor opened: say "ready" (or why the boot failed), and learn when the predecessor is
  * gone (the channel closes when either side dies).
  */
-import type { SuccessorMessage } from './successor'
+import type { GenerationMessage } from './protocol'
 
 export interface Predecessor {
   readonly pid: number
@@ -27,7 +27,7 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     ? new Promise<void>(resolve => proc.once('disconnect', () => { alive = false; resolve() }))
     : Promise.resolve()
   proc.channel?.unref()
-  const send = (message: SuccessorMessage): void => {
+  const send = (message: GenerationMessage): void => {
     if (!alive || typeof proc.send !== 'function') return
     try { proc.send(message) } catch {}
   }

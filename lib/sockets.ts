@@ -171,8 +171,9 @@ export function unlinkPaths (listeners: Iterable<Listener>): void {
 /** Whether a bound address is the one the manifest names. */
 function sameAddress (server: net.Server, entry: SocketEntry): boolean {
   if (entry.kind === 'unix') return true // a pipe opened from an fd cannot tell its path
-  const address = server.address() as net.AddressInfo // a listening TCP server has one
-  return address.port === entry.port && address.address === entry.address
+  // a tcp entry whose fd is a unix socket has no such address (null or a path): not the same
+  const address = server.address()
+  return typeof address === 'object' && address !== null && address.port === entry.port && address.address === entry.address
 }
 
 /** Logger calls the hook makes; a pino logger fits. */
@@ -239,8 +240,19 @@ export class Sockets {
     // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
     // Set before listening: the app's own 'listening' handlers run before ours.
     if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
-    server.once('listening', () => this.record(server, request, entry, name))
-    return original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
+    const onListening = (): void => this.record(server, request, entry, name)
+    server.once('listening', onListening)
+    original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
+    // the handle is opened from the fd at once and 'listening' comes on the next tick (only if
+    // the handle is still open): a socket that is not what the manifest says fails the listen
+    // before any 'listening' handler runs (Fastify's reads the address)
+    if (server.listening && !sameAddress(server, entry)) {
+      const got = JSON.stringify(server.address())
+      server.removeListener('listening', onListening)
+      server.close()
+      process.nextTick(() => server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`)))
+    }
+    return server
   }
 
   /**
@@ -291,12 +303,6 @@ export class Sockets {
 
   private record (server: net.Server, requested: ListenRequest, entry: SocketEntry | undefined, name: string | undefined): void {
     if (entry !== undefined) {
-      if (!sameAddress(server, entry)) {
-        const got = JSON.stringify(server.address())
-        server.close()
-        server.emit('error', new BadManifestError(`fd ${entry.fd} is bound to ${got}, not to ${entry.address}:${entry.port} as the manifest says`))
-        return
-      }
       this.log?.info({ fd: entry.fd, address: describeEntry(entry) }, 'hot-restart: serving an inherited socket')
     }
     const listener: Listener = { server, requested, inherited: entry, name }

@@ -5,12 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
+import type { Logger } from './log'
 import { successorEnv, type Manifest } from './manifest'
-
-/** Messages a successor sends to its predecessor over the IPC channel. */
-export type SuccessorMessage =
-  | { hotRestart: 'ready', pid: number }
-  | { hotRestart: 'error', message: string }
+import { readGenerationMessage } from './protocol'
 
 /** How long a successor that is being killed gets between SIGTERM and SIGKILL. */
 export const KILL_GRACE = 2000
@@ -27,6 +24,8 @@ export interface SpawnOptions {
   execPath?: string
   args?: string[]
   env?: NodeJS.ProcessEnv
+  /** Where a message of the wrong shape from the successor is reported (it is then dropped). */
+  log?: Logger
 }
 
 export interface Successor {
@@ -82,10 +81,17 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         void kill().then(() => reject(err))
       }
     }
-    const onMessage = (message: SuccessorMessage): void => {
-      if (message === null || typeof message !== 'object') return
+    const onMessage = (raw: unknown): void => {
+      const reading = readGenerationMessage(raw)
+      if (reading === undefined) return
+      if ('rejected' in reading) {
+        options.log?.warn({ event: 'protocol.rejected', from: 'successor', successorPid: child.pid, why: reading.rejected },
+          `hot-restart: ignored a message from the successor: ${reading.rejected}`)
+        return
+      }
+      const message = reading.message
       if (message.hotRestart === 'ready') finish(undefined)
-      if (message.hotRestart === 'error' && firstError === undefined) firstError = String(message.message).split('\n')[0]
+      if (message.hotRestart === 'error' && firstError === undefined) firstError = message.message.split('\n')[0]
     }
     const timer = setTimeout(() => {
       finish(new SuccessorTimeoutError(child.pid, options.readyTimeout))

@@ -11,27 +11,13 @@
  * no process outlives its supervisor.
  */
 import { SupervisorExitedError } from './errors'
+import type { Logger } from './log'
 import { connectPredecessor, type Predecessor } from './predecessor'
+import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
-import type { UpgradeResult } from './upgrader'
 
-/** The environment variable that names the supervisor's pid. */
-export const SUPERVISOR_ENV = 'FASTIFY_HOT_RESTART_SUPERVISOR'
-
-/** What the supervisor tells the generation it drains for. */
-export interface DrainOrder {
-  successorPid: number
-  generation: number
-  signalToReadyMs: number
-}
-
-/** Messages from the supervisor to a generation. */
-export type SupervisorMessage =
-  | ({ hotRestart: 'drain' } & DrainOrder)
-  | { hotRestart: 'shutdown' }
-  | { hotRestart: 'predecessor', pid: number }
-  | { hotRestart: 'predecessor-exited' }
-  | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
+export { SUPERVISOR_ENV }
+export type { DrainOrder, SupervisorMessage }
 
 /** What a generation does when the supervisor says so. */
 export interface SupervisorHandlers {
@@ -57,10 +43,12 @@ export interface SupervisorLink {
  * Connects to the supervisor, if this process runs under one. The variable is removed from the
  * environment, so that a process the app spawns does not take itself for a generation.
  * @param hasPredecessor whether a previous generation may still be draining (generation > 1)
+ * @param log where a message of the wrong shape (or an answer to no question) is reported; it
+ * is then dropped
  * @throws FST_HOT_RESTART_SUPERVISOR_EXITED when the supervisor that started this process is
  * gone (it is no longer the parent, or the channel is closed): the process must not serve alone
  */
-export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process = process): SupervisorLink | undefined {
+export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: NodeJS.Process = process): SupervisorLink | undefined {
   const raw = proc.env[SUPERVISOR_ENV]
   if (raw === undefined) return undefined
   delete proc.env[SUPERVISOR_ENV]
@@ -80,12 +68,23 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
   const send = (message: object, handle?: unknown): void => {
     proc.send!(message, handle as never, () => {})
   }
-  // the supervisor only sends objects, and answers each upgrade request once
-  const onMessage = (message: SupervisorMessage): void => {
+  let handlers: SupervisorHandlers | undefined
+  const reject = (why: string): void => {
+    log.warn({ event: 'protocol.rejected', from: 'supervisor', why }, `hot-restart: ignored a message from the supervisor: ${why}`)
+  }
+  // the supervisor answers each upgrade request once; anything else is dropped, never trusted
+  const onMessage = (raw: unknown): void => {
+    const reading = readSupervisorMessage(raw)
+    if (reading === undefined) return
+    if ('rejected' in reading) return reject(reading.rejected)
+    const message: SupervisorMessage = reading.message
     if (message.hotRestart === 'predecessor') predecessorPid = message.pid
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
+    if (message.hotRestart === 'drain') handlers?.drain(message)
+    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown')
     if (message.hotRestart !== 'upgraded') return
-    const waiting = pending.get(message.id)!
+    const waiting = pending.get(message.id)
+    if (waiting === undefined) return reject(`"upgraded": no upgrade ${message.id} was asked for`)
     pending.delete(message.id)
     if (message.error !== undefined) waiting.reject(Object.assign(new Error(message.error.message), { code: message.error.code }))
     else waiting.resolve(message.result as UpgradeResult)
@@ -127,17 +126,13 @@ export function connectSupervisor (hasPredecessor: boolean, proc: NodeJS.Process
         send({ hotRestart: 'upgrade', id })
       })
     },
-    listen (handlers) {
-      const onOrder = (message: SupervisorMessage): void => {
-        if (message.hotRestart === 'drain') handlers.drain(message)
-        if (message.hotRestart === 'shutdown') handlers.shutdown('shutdown')
-      }
-      const onGone = (): void => handlers.shutdown('disconnect')
-      proc.on('message', onOrder)
+    listen (given) {
+      handlers = given
+      const onGone = (): void => given.shutdown('disconnect')
       proc.once('disconnect', onGone)
       proc.channel?.unref()
       return () => {
-        proc.removeListener('message', onOrder)
+        handlers = undefined
         proc.removeListener('disconnect', onGone)
       }
     }

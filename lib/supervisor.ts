@@ -25,20 +25,19 @@ import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
 import { describeEntry } from './sockets'
-import { FIRST_FD, MANIFEST_VERSION, type SocketEntry } from './manifest'
+import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
-import { SUPERVISOR_ENV, type SupervisorMessage } from './supervised'
+import { readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
-import type { Logger, UpgradeResult } from './upgrader'
+import type { Logger } from './log'
 
 /** Crashes older than this (ms) no longer count towards `maxRestarts`. */
 export const RESTART_WINDOW = 60_000
 /** The longest wait between two restarts (ms). */
 export const MAX_BACKOFF = 5_000
 
-/** A socket handle held by the supervisor (a libuv TCP, Pipe or UDP handle; it never accepts here). */
-export interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
+export type { Held }
 
 export interface SupervisorOptions {
   /** The app's command and arguments (`process.execPath`, `app.js`). */
@@ -175,9 +174,27 @@ export class Supervisor {
       resolve()
     }))
     this.children.add(worker)
-    child.on('message', (message: { hotRestart?: string, entry?: SocketEntry, id?: number }, handle: unknown) => {
-      if (message?.hotRestart === 'socket' && handle !== undefined) received.push({ entry: message.entry as SocketEntry, handle: handle as Held['handle'] })
-      if (message?.hotRestart === 'upgrade') this.answer(worker, message.id as number)
+    // sockets are taken only while the worker boots (it sends them right before it says ready),
+    // each with its handle; anything else that comes with a handle is closed, never held
+    let booting = true
+    child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
+      const reading = readGenerationMessage(raw)
+      if (reading !== undefined && 'rejected' in reading) {
+        this.log.warn({ event: 'protocol.rejected', from: 'generation', generationPid: worker.pid, why: reading.rejected },
+          `hot-restart supervisor: ignored a message from pid ${worker.pid}: ${reading.rejected}`)
+      }
+      const message = reading !== undefined && 'message' in reading ? reading.message : undefined
+      if (message?.hotRestart === 'socket' && booting && handle !== undefined) {
+        received.push({ entry: message.entry, handle })
+        return
+      }
+      if (message?.hotRestart === 'ready') booting = false
+      if (message?.hotRestart === 'upgrade') this.answer(worker, message.id)
+      if (message?.hotRestart === 'socket') {
+        this.log.warn({ event: 'supervisor.rejected', generationPid: worker.pid, generation, why: booting ? 'no handle' : 'after ready' },
+          `hot-restart supervisor: ignored a socket from pid ${worker.pid}: sockets are taken only with their handle, before ready`)
+      }
+      handle?.close()
     })
     try {
       await successor.ready
@@ -245,7 +262,7 @@ export class Supervisor {
 
   private adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
-    this.sockets = received
+    this.sockets = [...received] // a copy: the worker's own list is never the supervisor's
   }
 
   /** Tells systemd (if it listens), in order. */

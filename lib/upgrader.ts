@@ -28,6 +28,7 @@ import {
 import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
+import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
@@ -36,16 +37,7 @@ import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
 export type { Logger } from './log'
-
-/** What a successful upgrade resolves with. */
-export interface UpgradeResult {
-  /** The successor's pid. */
-  pid: number
-  /** The successor's generation. */
-  generation: number
-  /** From the start of the upgrade to the successor's "ready" (ms). */
-  readyMs: number
-}
+export type { UpgradeResult } from './protocol'
 
 /** An app served by this process: a Fastify instance or a node:http server. */
 export interface Participant {
@@ -131,7 +123,7 @@ export class Upgrader {
     this.cwd = manifest?.cwd ?? initialCwd()
     // under a supervisor, it owns the pid file and runs the upgrades (see supervised.ts)
     // the workers of generation 1 (`run --workers`) inherit sockets but replace nobody
-    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1) : undefined
+    this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1, log) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     if (this.predecessor?.alive === true) {
@@ -313,7 +305,8 @@ export class Upgrader {
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
       fds,
-      readyTimeout: this.options.readyTimeout
+      readyTimeout: this.options.readyTimeout,
+      log: this.log
     })
     this.successor = successor
     this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })

@@ -143,3 +143,36 @@ t.test('the successor wrote its status file and not its pid file: reload says so
   t.match(s.err, new RegExp(`^warning: the pid file .*handing\\.pid names ${child.pid}, which has exited; its successor ${next.pid} could not write it`))
   t.match(s.out, new RegExp(`^stopped: ${next.pid} in \\d+ ms\\n$`))
 })
+
+t.test('stale files in every shape: exit 3; a status without a start time; a status file gone while waiting', async t => {
+  const gone = spawn(process.execPath, ['-e', ''], { env: {} })
+  await once(gone, 'exit')
+  const other = spawn(process.execPath, ['-e', ''], { env: {} })
+  await once(other, 'exit')
+  // no status file at all
+  const bare = join(dir, 'bare.pid')
+  writeFileSync(bare, `${gone.pid}\n`)
+  t.match((await run('stop', '--pid-file', bare)).err, new RegExp(`stale pid file .*bare\\.pid: no process ${gone.pid} is running`))
+  // a status file that names another process that has exited too
+  writeServing(bare, other.pid!, 1)
+  writeFileSync(bare, `${gone.pid}\n`)
+  t.match((await run('stop', '--pid-file', bare)).err, /stale pid file/)
+
+  const v = await victim(t)
+  const status = JSON.parse(readFileSync(statusPath(v.pidFile), 'utf8'))
+  delete status.start
+  writeFileSync(statusPath(v.pidFile), JSON.stringify(status))
+  const r = await run('stop', '--pid-file', v.pidFile)
+  t.equal(r.code, EXIT.noServer)
+  t.match(r.err, /the server at tick \(not recorded\)/)
+  t.ok(v.alive())
+
+  // a server that removes its status file and exits on the reload signal
+  const quitter = spawn(process.execPath, ['-e', `process.on("SIGUSR2", () => { require("node:fs").rmSync(${JSON.stringify(statusPath(join(dir, 'quit.pid')))}); process.exit(0) }); console.log("up"); setInterval(() => {}, 1000)`], { stdio: ['ignore', 'pipe', 'inherit'], env: {} })
+  killOnExit(quitter)
+  await once(quitter.stdout!, 'data')
+  writeServing(join(dir, 'quit.pid'), quitter.pid!, 1)
+  const q = await run('reload', '--pid-file', join(dir, 'quit.pid'), '--timeout', '20000')
+  t.equal(q.code, EXIT.failed)
+  t.match(q.err, /the server \(pid \d+\) exited during the reload/)
+})

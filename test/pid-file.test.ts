@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
+import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { checkPidFile, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
@@ -146,4 +146,14 @@ t.test('kindOf names every kind of file; lstatOrUndefined; a file that reads lon
   t.throws(() => lstatOrUndefined(join(dir, 'plain', 'x')), { code: 'ENOTDIR' })
   // /proc files say size 0 and hold more
   t.throws(() => readSmallFile('/proc/self/status', 64), { code: 'FST_HOT_RESTART_UNSAFE_FILE', message: /it is more than 64 bytes/ })
+})
+
+t.test('removeIfOurs never throws (a folder where the status file goes)', async t => {
+  const pidFile = join(tempDir('fhr-pid-'), 'app.pid')
+  writeServing(pidFile, 4321, 1)
+  rmSync(statusPath(pidFile))
+  mkdirSync(statusPath(pidFile))
+  writeFileSync(join(statusPath(pidFile), 'x'), '')
+  removeIfOurs(pidFile, 4321)
+  t.ok(statSync(statusPath(pidFile)).isDirectory(), 'left alone')
 })

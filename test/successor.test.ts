@@ -15,14 +15,17 @@ t.test('a successor that cannot be started is reported with the reason', async t
 })
 
 t.test('a successor that says ready, and one that sends junk first', async t => {
+  const warned: string[] = []
   const successor = spawnSuccessor({
     manifest: { version: 1, pid: process.pid, generation: 2, cwd: process.cwd(), sockets: [] },
     fds: [],
     readyTimeout: 10000,
     execPath: process.execPath,
-    args: ['-e', 'process.send(null); process.send("x"); process.send({ hotRestart: "error", message: "first\\nsecond" }); process.send({ hotRestart: "ready" }); process.disconnect()']
+    args: ['-e', 'process.send(null); process.send("x"); process.send({ hotRestart: "ready", pid: "me" }); process.send({ hotRestart: "error", message: "first\\nsecond" }); process.send({ hotRestart: "ready" }); process.disconnect()'],
+    log: { info () {}, error () {}, warn (obj: { event?: string, why?: string }) { warned.push(`${obj.event} ${obj.why}`) } }
   })
   const ready = await successor.ready
+  t.same(warned, ['protocol.rejected "ready": "pid" is not a pid'], 'a ready of the wrong shape is logged and dropped')
   t.equal(ready.pid, successor.pid)
   t.type(ready.readyMs, 'number')
   await successor.kill()

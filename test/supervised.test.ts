@@ -4,17 +4,18 @@ import { EventEmitter } from 'node:events'
 import t from 'tap'
 import { connectSupervisor, SUPERVISOR_ENV } from '../lib/supervised'
 
+const silent = { info () {}, warn () {}, error () {} }
 const fakeProcess = (env: Record<string, string>, connected: boolean) => ({ env, ppid: 4242, connected }) as unknown as NodeJS.Process
 
 t.test('no supervisor in the environment: standalone', async t => {
-  t.equal(connectSupervisor(false, fakeProcess({}, true)), undefined)
+  t.equal(connectSupervisor(false, silent, fakeProcess({}, true)), undefined)
 })
 
 t.test('a supervisor that is no longer the parent, or whose channel is closed: the boot fails', async t => {
   const env = { [SUPERVISOR_ENV]: '777' }
-  t.throws(() => connectSupervisor(true, fakeProcess(env, true)), { code: 'FST_HOT_RESTART_SUPERVISOR_EXITED', message: /the supervisor \(pid 777\) that started this process has exited/ })
+  t.throws(() => connectSupervisor(true, silent, fakeProcess(env, true)), { code: 'FST_HOT_RESTART_SUPERVISOR_EXITED', message: /the supervisor \(pid 777\) that started this process has exited/ })
   t.equal(env[SUPERVISOR_ENV], undefined, 'the variable is gone: the app\'s own children do not see it')
-  t.throws(() => connectSupervisor(true, fakeProcess({ [SUPERVISOR_ENV]: '4242' }, false)), { code: 'FST_HOT_RESTART_SUPERVISOR_EXITED' })
+  t.throws(() => connectSupervisor(true, silent, fakeProcess({ [SUPERVISOR_ENV]: '4242' }, false)), { code: 'FST_HOT_RESTART_SUPERVISOR_EXITED' })
 })
 
 // a connected generation, with the channel faked by an EventEmitter
@@ -34,7 +35,7 @@ function linkedProcess (): Linked {
 
 t.test('the link: ready and boot errors, upgrade answers, the predecessor\'s exit, the supervisor\'s', async t => {
   const proc = linkedProcess()
-  const link = connectSupervisor(true, proc)!
+  const link = connectSupervisor(true, silent, proc)!
   t.equal(link.pid, 4242)
   t.equal(link.predecessor.alive, true)
   link.predecessor.sendReady()

@@ -13,6 +13,10 @@ import { exitLine } from './helpers/log-lines'
 import { alive, stat } from './helpers/proc'
 import { portOf, predecessorGone, startSupervisor, type Supervised } from './helpers/supervisor'
 
+// 5 generations of 2 workers and 3 more supervisors: 118 s at load average 17 with compiled
+// fixtures, 130 s before them; tap's default budget per file is 120 s
+t.setTimeout(360000)
+
 async function cliReload (pidFile: string): Promise<{ code: number, out: string, err: string }> {
   let out = ''
   let err = ''
@@ -45,7 +49,7 @@ async function reloaded (s: Supervised, from: number): Promise<{ serving: number
 
 t.test('--workers 2 under load: both workers serve, reloads replace both, a crashed worker is restarted alone, a broken reload changes nothing; 0 failed requests', async t => {
   const bootFile = join(tempDir('fhr-boot-'), 'boot')
-  const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile }, args: ['--workers', '2', '--ready-timeout', '20000'] })
+  const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile }, args: ['--workers', '2', '--ready-timeout', '120000'] })
   t.teardown(() => s.kill())
   const supervisorPid = s.proc.pid!
   const port = await portOf(s)

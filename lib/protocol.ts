@@ -1,0 +1,165 @@
+/**
+ * The protocol between processes, in one place: what a generation, its successor and the
+ * supervisor say to each other over the IPC channel, the environment variables that start it,
+ * and the sockets described in the manifest (one entry per kind).
+ *
+ * Every message is an object with a `hotRestart` field naming its type; anything without one
+ * is the app's own and never ours. A message that names a type but has the wrong shape is
+ * logged and dropped by its receiver (`readGenerationMessage`, `readSupervisorMessage`): it
+ * is never trusted, whoever sent it (the app's own code can `process.send()` too).
+ *
+ * | from -> to                      | message              | meaning |
+ * | ------------------------------- | -------------------- | ------- |
+ * | successor -> predecessor/supervisor | `ready` (pid)    | booted: every app listens, onListen hooks ran |
+ * | successor -> predecessor/supervisor | `error` (message) | why the boot failed (the first line is shown) |
+ * | generation -> supervisor        | `socket` (entry) + handle | a copy of a socket it serves; only before `ready` |
+ * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
+ * | supervisor -> generation        | `upgraded` (id, result or error) | the outcome of that reload |
+ * | supervisor -> generation        | `drain` (successorPid, generation, signalToReadyMs) | the next generation is ready: drain and exit |
+ * | supervisor -> generation        | `shutdown`           | drain and exit (the supervisor stops, or the generation failed) |
+ * | supervisor -> generation        | `predecessor` (pid)  | the generation this one replaces, while it drains |
+ * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
+ */
+
+/** The environment variable that carries the manifest (see manifest.ts). */
+export const MANIFEST_ENV = 'FASTIFY_HOT_RESTART'
+/** The environment variable that names the supervisor's pid (see supervised.ts). */
+export const SUPERVISOR_ENV = 'FASTIFY_HOT_RESTART_SUPERVISOR'
+
+/** What a successful upgrade resolves with. */
+export interface UpgradeResult {
+  /** The successor's pid. */
+  pid: number
+  /** The successor's generation. */
+  generation: number
+  /** From the start of the upgrade to the successor's "ready" (ms). */
+  readyMs: number
+}
+
+/** What the successor's code asked for when it listened; used to match its own listen calls. */
+export interface ListenRequest {
+  /** The host as given to `listen()` (`''` when none was given). */
+  host: string
+  /** The port as given to `listen()` (0 for any). */
+  port: number
+  /** The unix socket path as given to `listen()`, if any. */
+  path?: string
+}
+
+interface EntryBase {
+  /** The fd in the successor. */
+  fd: number
+  /** The name it was opened under (`socket(name, ...)`); only a socket of that name claims it. */
+  name?: string
+  /** What the code asked for. */
+  requested: ListenRequest
+}
+
+/** A TCP socket a net.Server listens on, bound to `address`:`port`. */
+export interface TcpEntry extends EntryBase { kind: 'tcp', address: string, port: number, path?: undefined }
+/** A UDP socket (dgram, opened by name), bound to `address`:`port`. */
+export interface UdpEntry extends EntryBase { kind: 'udp', address: string, port: number, path?: undefined }
+/** A unix socket a net.Server listens on, bound to `path`. */
+export interface UnixEntry extends EntryBase { kind: 'unix', path: string, address?: undefined, port?: undefined }
+/** One handed-over socket, per kind. */
+export type SocketEntry = TcpEntry | UdpEntry | UnixEntry
+
+/** A socket handle held by the supervisor (a libuv TCP, Pipe or UDP handle; it never accepts there). */
+export interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
+
+/** What the supervisor tells a generation it drains for. */
+export interface DrainOrder {
+  successorPid: number
+  generation: number
+  signalToReadyMs: number
+}
+
+/** Messages from a generation to the process that started it (its predecessor or the supervisor). */
+export type GenerationMessage =
+  | { hotRestart: 'ready', pid?: number }
+  | { hotRestart: 'error', message: string }
+  | { hotRestart: 'socket', entry: SocketEntry }
+  | { hotRestart: 'upgrade', id: number }
+
+/** Messages from the supervisor to a generation. */
+export type SupervisorMessage =
+  | ({ hotRestart: 'drain' } & DrainOrder)
+  | { hotRestart: 'shutdown' }
+  | { hotRestart: 'predecessor', pid: number }
+  | { hotRestart: 'predecessor-exited' }
+  | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
+
+/** A message read: ours and well formed, ours and refused (with why), or not ours at all. */
+export type Reading<M> = { message: M } | { rejected: string } | undefined
+
+type Fields = Record<string, unknown>
+
+const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/**
+ * Checks the shape of a socket entry (not its fd: see manifest.ts for that).
+ * @returns why it is refused, or undefined when it is well formed
+ */
+export function checkSocketEntry (entry: unknown): string | undefined {
+  if (!isObject(entry)) return 'the entry is not an object'
+  if (!isInt(entry.fd, 0)) return `"fd" is not an integer (got ${JSON.stringify(entry.fd)})`
+  const req = entry.requested
+  if (!isObject(req) || typeof req.host !== 'string' || !isInt(req.port, 0) || (req.path !== undefined && typeof req.path !== 'string')) {
+    return 'missing or malformed "requested"'
+  }
+  if (entry.name !== undefined && (typeof entry.name !== 'string' || entry.name.length === 0)) return '"name" is not a non-empty string'
+  if (entry.kind === 'tcp' || entry.kind === 'udp') {
+    return typeof entry.address === 'string' && isInt(entry.port, 1) ? undefined : `a ${entry.kind} socket needs "address" and "port"`
+  }
+  if (entry.kind === 'unix') return typeof entry.path === 'string' && entry.path.length > 0 ? undefined : 'a unix socket needs "path"'
+  return `unknown kind ${JSON.stringify(entry.kind)} (expected "tcp", "unix" or "udp")`
+}
+
+/** Whether `raw` is one of ours: an object with a string `hotRestart` field. */
+function ours (raw: unknown): raw is Fields & { hotRestart: string } {
+  return isObject(raw) && typeof raw.hotRestart === 'string'
+}
+
+function checkUpgradeResult (result: unknown): boolean {
+  return isObject(result) && isInt(result.pid, 1) && isInt(result.generation, 1) && isInt(result.readyMs, 0)
+}
+
+/** Reads a message a generation sent (to its predecessor or to the supervisor). */
+export function readGenerationMessage (raw: unknown): Reading<GenerationMessage> {
+  if (!ours(raw)) return undefined
+  const m = raw
+  let why: string | undefined
+  switch (m.hotRestart) {
+    // the pid is informational (the receiver knows its child's): it may be left out
+    case 'ready': why = m.pid === undefined || isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
+    case 'error': why = typeof m.message === 'string' ? undefined : '"message" is not a string'; break
+    case 'socket': why = checkSocketEntry(m.entry); break
+    case 'upgrade': why = isInt(m.id, 1) ? undefined : '"id" is not a positive integer'; break
+    default: why = 'unknown type'
+  }
+  return why === undefined ? { message: m as unknown as GenerationMessage } : { rejected: `${JSON.stringify(m.hotRestart)}: ${why}` }
+}
+
+/** Reads a message the supervisor sent to a generation. */
+export function readSupervisorMessage (raw: unknown): Reading<SupervisorMessage> {
+  if (!ours(raw)) return undefined
+  const m = raw
+  let why: string | undefined
+  switch (m.hotRestart) {
+    case 'drain':
+      why = isInt(m.successorPid, 1) && isInt(m.generation, 1) && isInt(m.signalToReadyMs, 0) ? undefined : 'needs "successorPid", "generation" and "signalToReadyMs"'
+      break
+    case 'shutdown': case 'predecessor-exited': break
+    case 'predecessor': why = isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
+    case 'upgraded': {
+      const error = m.error
+      const failed = isObject(error) && typeof error.message === 'string' && (error.code === undefined || typeof error.code === 'string')
+      if (!isInt(m.id, 1)) why = '"id" is not a positive integer'
+      else if (!(error === undefined ? checkUpgradeResult(m.result) : failed)) why = 'needs a "result" or an "error"'
+      break
+    }
+    default: why = 'unknown type'
+  }
+  return why === undefined ? { message: m as unknown as SupervisorMessage } : { rejected: `${JSON.stringify(m.hotRestart)}: ${why}` }
+}

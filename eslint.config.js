@@ -7,7 +7,7 @@ module.exports = [
     ignores: ['dist/**', '.build/**', 'coverage/**', '.tap/**', 'bench/node_modules/**', 'bench/results/**']
   }),
   {
-    // the package is CommonJS (no "type" in package.json): bench/soak.js returns at top level
+    // the package is CommonJS ("type": "commonjs"): bench/soak.js returns at top level
     files: ['**/*.js'],
     languageOptions: { sourceType: 'commonjs' }
   },

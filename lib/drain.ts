@@ -40,6 +40,40 @@ interface Tracked {
 
 const tracked = new WeakMap<net.Server, Tracked>()
 
+/**
+ * Per HTTP/1 socket, its responses not yet finished, in the order of their requests. Node reads
+ * and routes pipelined requests ahead of the responses: a `Connection: close` on any but the
+ * last of them would close the socket with the others routed and never answered.
+ */
+const pendingResponses = new WeakMap<net.Socket, http.ServerResponse[]>()
+
+function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
+  // HTTP/2 (compat API) has no pipelining and no Connection header
+  if (!(res instanceof http.ServerResponse)) return
+  const socket = req.socket
+  let pending = pendingResponses.get(socket)
+  if (pending === undefined) {
+    pending = []
+    pendingResponses.set(socket, pending)
+  }
+  const list = pending
+  list.push(res)
+  res.once('finish', () => { list.splice(list.indexOf(res), 1) })
+}
+
+/**
+ * Makes `res` say `Connection: close` when its headers are written, if no request was read after
+ * its own on the socket by then (a later one is answered on the same socket first).
+ */
+function closeWhenLast (res: http.ServerResponse): void {
+  if (res.headersSent) return
+  const writeHead = res.writeHead
+  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
+    if (pendingResponses.get(res.socket as net.Socket)?.at(-1) === res) res.setHeader('connection', 'close')
+    return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args)
+  } as typeof res.writeHead
+}
+
 // node:http2 does not export its server classes
 const Http2Server = http2.createServer().constructor
 const Http2SecureServer = http2.createSecureServer().constructor
@@ -96,9 +130,11 @@ export function trackConnections (server: net.Server): () => void {
   const event = server instanceof tls.Server ? 'secureConnection' : 'connection'
   const tracksSockets = h1 || server instanceof tls.Server
   if (tracksSockets) server.on(event, onConnection)
+  if (tracksSockets) server.prependListener('request', onRequest)
   if (h2) server.on('session', onSession)
   return () => {
     server.removeListener(event, onConnection)
+    server.removeListener('request', onRequest)
     server.removeListener('session', onSession)
     tracked.delete(server)
   }
@@ -119,7 +155,7 @@ export interface DrainReport {
 
 function markClose (_req: http.IncomingMessage, res: http.ServerResponse): void {
   // HTTP/2 has no Connection header: its sessions get a GOAWAY instead
-  if (res instanceof http.ServerResponse && !res.headersSent) res.setHeader('connection', 'close')
+  if (res instanceof http.ServerResponse) closeWhenLast(res)
 }
 
 /** Stops receiving on a UDP socket (closes this process's copy; a successor keeps its own). */
@@ -165,8 +201,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
-    const res = socket._httpMessage
-    if (res && !res.headersSent) res.setHeader('connection', 'close')
+    for (const res of pendingResponses.get(socket) ?? []) closeWhenLast(res)
   }
 
   // what each socket looked like at the last sweep: bytes read, and since when it is idle

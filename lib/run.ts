@@ -6,12 +6,12 @@
 import { rmSync } from 'node:fs'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
-import { jsonLogger } from './node'
+import { initialCwd } from './cwd'
+import { jsonLogger, type Logger } from './log'
 import { bindListen, parseListen } from './listen'
 import type { ListenRequest } from './manifest'
-import { describeEntry } from './sockets'
+import { describeEntry } from './protocol'
 import { Supervisor, type Held } from './supervisor'
-import { initialCwd, type Logger } from './upgrader'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
                          [--workers <n>] [--listen <address>]... -- <command> [args...]

@@ -24,11 +24,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
-import { describeEntry } from './sockets'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
-import { readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
+import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger } from './log'
 

@@ -17,8 +17,8 @@
  *    closes the inherited fds nobody claimed, and the IPC channel dies with the predecessor.
  */
 import dgram from 'node:dgram'
-import { realpathSync } from 'node:fs'
 import type net from 'node:net'
+import { initialCwd } from './cwd'
 import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import {
@@ -37,6 +37,8 @@ import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
 export type { Logger } from './log'
+// moved to cwd.ts (the CLI uses it without loading this module); kept here for importers
+export { initialCwd }
 export type { UpgradeResult } from './protocol'
 
 /** An app served by this process: a Fastify instance or a node:http server. */
@@ -60,15 +62,6 @@ export interface ProcessSeam {
 const realProcess: ProcessSeam = {
   exit: (code) => process.exit(code),
   platform: process.platform
-}
-
-/** The working directory the first generation started in, as the user named it (PWD). */
-export function initialCwd (): string {
-  const pwd = process.env.PWD
-  try {
-    if (pwd !== undefined && realpathSync(pwd) === process.cwd()) return pwd
-  } catch {}
-  return process.cwd()
 }
 
 let manifestRead = false

@@ -64,6 +64,12 @@ export interface UnixEntry extends EntryBase { kind: 'unix', path: string, addre
 /** One handed-over socket, per kind. */
 export type SocketEntry = TcpEntry | UdpEntry | UnixEntry
 
+/** `127.0.0.1:3000`, `[::1]:3000` or a unix socket path. */
+export function describeEntry (entry: SocketEntry): string {
+  if (entry.kind === 'unix') return entry.path
+  return entry.address.includes(':') ? `[${entry.address}]:${entry.port}` : `${entry.address}:${entry.port}`
+}
+
 /** A socket handle held by the supervisor (a libuv TCP, Pipe or UDP handle; it never accepts there). */
 export interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
 

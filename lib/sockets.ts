@@ -14,7 +14,10 @@ import net from 'node:net'
 import { BadManifestError, InvalidOptionError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
 import { describe } from './options'
+import { describeEntry } from './protocol'
 import { bindUnixPath } from './unix-path'
+
+export { describeEntry }
 
 /** A server of this process that is listening, and what was asked for. */
 export interface Listener {
@@ -368,11 +371,4 @@ export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Dat
     fds.push(fd)
   }
   return { entries, fds, servers }
-}
-
-/** `127.0.0.1:3000`, `[::1]:3000` or a unix socket path. */
-export function describeEntry (entry: SocketEntry): string {
-  if (entry.kind === 'unix') return entry.path as string
-  const address = entry.address as string
-  return address.includes(':') ? `[${address}]:${entry.port}` : `${address}:${entry.port}`
 }

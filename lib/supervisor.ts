@@ -24,11 +24,10 @@
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
-import { describeEntry } from './sockets'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
-import { removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
-import { readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
+import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger } from './log'
 
@@ -165,6 +164,8 @@ export class Supervisor {
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     this.log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
+    // for `reload`'s progress: the pid that boots
+    if (this.state === 'reloading' && this.attempts[this.attempt]?.successorPid === undefined) this.record(this.attempt, { state: 'upgrading', successorPid: child.pid, generation })
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -307,13 +308,15 @@ export class Supervisor {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...status, at: Date.now() }
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     this.writeStatusFile()
   }
 
   private writeStatusFile (): void {
     if (this.options.pidFile === undefined || this.state === 'stopping') return
-    writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+    const servingPids = this.current === undefined ? [] : this.pids(this.current)
+    const draining = [...this.draining].flatMap(g => this.pids(g))
+    writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
   }
 
   /**

@@ -17,8 +17,8 @@
  *    closes the inherited fds nobody claimed, and the IPC channel dies with the predecessor.
  */
 import dgram from 'node:dgram'
-import { realpathSync } from 'node:fs'
 import type net from 'node:net'
+import { initialCwd } from './cwd'
 import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import { Handover, receiveConnections } from './handover'
@@ -30,7 +30,7 @@ import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
-import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
@@ -38,6 +38,8 @@ import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
 export type { Logger } from './log'
+// moved to cwd.ts (the CLI uses it without loading this module); kept here for importers
+export { initialCwd }
 export type { UpgradeResult } from './protocol'
 
 /** An app served by this process: a Fastify instance or a node:http server. */
@@ -61,15 +63,6 @@ export interface ProcessSeam {
 const realProcess: ProcessSeam = {
   exit: (code) => process.exit(code),
   platform: process.platform
-}
-
-/** The working directory the first generation started in, as the user named it (PWD). */
-export function initialCwd (): string {
-  const pwd = process.env.PWD
-  try {
-    if (pwd !== undefined && realpathSync(pwd) === process.cwd()) return pwd
-  } catch {}
-  return process.cwd()
 }
 
 let manifestRead = false
@@ -255,7 +248,7 @@ export class Upgrader {
     // must not race with this process's own status file
     if (this.pidFile !== undefined) {
       try {
-        writeServing(this.pidFile, process.pid, this.generation, this.options.signal)
+        writeServing(this.pidFile, process.pid, this.generation, this.options.signal, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
       } catch (err) {
         this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
@@ -276,7 +269,7 @@ export class Upgrader {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...status, at: Date.now() }
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
     try {
       // another process may serve from this pid file now (our successor): never write over it
@@ -314,6 +307,7 @@ export class Upgrader {
       log: this.log
     })
     this.successor = successor
+    this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     let ready
     try {

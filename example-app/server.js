@@ -1,6 +1,9 @@
 'use strict'
-// The example app: start it with `npm run example`, reload it with `npm run reload`,
-// stop it with `npm run stop` (all from the repository root, or from example-app/).
+// The example app. `npm run example` runs it under the supervisor (`fastify-hot-restart run`):
+// the supervisor's pid never changes, so the terminal stays with it across reloads and Ctrl-C
+// stops everything. `npm run example:standalone` runs `node server.js` alone: each reload then
+// replaces the process itself. With either, `npm run reload` reloads it and `npm run stop`
+// stops it (both read example-app/app.pid; all from the repository root, or from example-app/).
 const { appendFileSync } = require('node:fs')
 const { join } = require('node:path')
 const Fastify = require('fastify')
@@ -12,6 +15,7 @@ let served = 0
 
 async function main () {
   await app.register(hotRestart, {
+    // standalone, this process writes it; under the supervisor, the supervisor writes its own
     pidFile: process.env.PID_FILE ?? join(__dirname, 'app.pid'),
     drainTimeout: 10000,
     // 200 while serving, 503 while draining: for load balancers and container health checks

@@ -4,33 +4,42 @@
  * file and waits for the outcome; `stop` sends SIGTERM and waits for the exit; `run` starts an
  * app under a supervisor (run.ts).
  */
-import { watch, type FSWatcher } from 'node:fs'
+import { readFileSync, watch, type FSWatcher } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname } from 'node:path'
-import { parseArgs } from 'node:util'
+import { dirname, join } from 'node:path'
+import { parseOptions } from './args'
 import { parseStatus, readPid, STATUS_FILE_LIMIT, statusPath, type AttemptStatus, type Status } from './pid-file'
 import { isRunning } from './process-info'
+import { reloadProgress } from './progress'
 import { run, RUN_HELP } from './run'
 import { readSmallFile } from './safe-file'
+import { status as statusCommand, STATUS_DESCRIPTION, STATUS_HELP } from './status'
 import { findServer, NoServerError, successorOf, type Target } from './target'
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, noServer: 3, timeout: 4 } as const
 
+// run.ts's help: its usage lines, then what it does
+const RUN_USAGE = RUN_HELP.slice(0, RUN_HELP.indexOf('\n\nrun ') + 1)
+const RUN_DESCRIPTION = RUN_HELP.slice(RUN_USAGE.length + 1)
+
 const HELP = `Usage:
   fastify-hot-restart reload --pid-file <path> [--timeout <ms>] [--signal <name>]
   fastify-hot-restart stop   --pid-file <path> [--timeout <ms>]
-${RUN_HELP}
-reload  Sends the reload signal (default SIGUSR2) to the process in the pid file and waits
-        until a new generation is ready, or the upgrade failed.
-stop    Sends SIGTERM and waits until the process has exited.
+${STATUS_HELP}${RUN_USAGE}  fastify-hot-restart --version
 
+reload  Sends the reload signal (default SIGUSR2) to the process in the pid file and waits
+        until a new generation is ready, or the upgrade failed. On a terminal, it shows
+        the successor booting, then the old generation draining until it has exited.
+stop    Sends SIGTERM and waits until the process has exited.
+${STATUS_DESCRIPTION}${RUN_DESCRIPTION}
 Options:
   --pid-file <path>  the pid file the server was given (option pidFile)
   --timeout <ms>     how long to wait, 1 to 2147483647 (default 70000 for reload, 45000 for stop)
   --signal <name>    the server's reload signal (default: the one the server records in its
                      status file, its option signal; else SIGUSR2)
-  -h, --help         this text
+  -h, --help         this text (\`run --help\`, \`status --help\`: that command's)
+  -v, --version      the version of fastify-hot-restart
 
 Exit codes:
   0  done
@@ -42,9 +51,13 @@ Exit codes:
   4  timed out waiting
 `
 
+/** After a usage error: the commands' lines, not the whole help. */
+const USAGE = `${HELP.slice(0, HELP.indexOf('\nreload  '))}\n\`fastify-hot-restart --help\` says more.\n`
+
 export interface Io {
   out: { write (s: string): unknown }
-  err: { write (s: string): unknown }
+  /** On a terminal (isTTY), reload shows its progress there. */
+  err: { write (s: string): unknown, isTTY?: boolean }
 }
 
 class Exit extends Error {
@@ -128,11 +141,12 @@ function waitUntil<T> (folder: string, timeout: number, check: () => T | undefin
 }
 
 async function reload (pidFile: string, timeout: number, signal: string | undefined, io: Io): Promise<number> {
-  const { pid, status: { attempt: before, signal: recorded } } = serverPid(pidFile, io)
+  const { pid, status: { attempt: before, signal: recorded, servingPids } } = serverPid(pidFile, io)
   const reloadSignal = signal ?? recorded ?? 'SIGUSR2'
   if (!validSignal(reloadSignal)) throw new Exit(EXIT.noServer, `the status file of ${pidFile} names "${reloadSignal}" as the reload signal: not a signal to send; pass --signal`)
   const started = performance.now()
   const sent = Date.now()
+  const progress = reloadProgress(io.err, pid, reloadSignal, started)
   signalServer(pid, reloadSignal as NodeJS.Signals, pidFile)
   const ms = (): number => Math.round(performance.now() - started)
   const notWritten = (): string => `warning: the pid file ${pidFile} still names ${pid}: the new generation could not write it (its log says why); reload and stop find it through ${statusPath(pidFile)}\n`
@@ -164,14 +178,18 @@ async function reload (pidFile: string, timeout: number, signal: string | undefi
       }
       return { code: EXIT.failed, text: `reload failed: the server (pid ${pid}) exited during the reload\n` }
     }
+    progress.tick(attempt)
     return undefined
   })
+  progress.clear()
   if (outcome === undefined) {
     io.err.write(`timed out after ${timeout} ms waiting for the reload of ${pid}: the server's logs say what it is doing\n`)
     return EXIT.timeout
   }
   ;(outcome.code === EXIT.ok ? io.out : io.err).write(outcome.text)
   if (outcome.warning !== undefined) io.err.write(outcome.warning)
+  // on a terminal, the old generation's drain too (under a supervisor: its serving workers then)
+  if (outcome.code === EXIT.ok) await progress.drained(servingPids ?? [pid], started + timeout)
   return outcome.code
 }
 
@@ -194,36 +212,43 @@ function validSignal (signal: string): boolean {
   return signal in constants.signals && signal !== 'SIGKILL' && signal !== 'SIGSTOP'
 }
 
+/** This package's version, from its package.json (beside dist/ and lib/). */
+export function version (): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version
+}
+
 /**
  * Runs the CLI.
  * @returns the exit code
  */
 export async function main (argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   if (argv[0] === 'run') return run(argv.slice(1), io)
-  let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean }
+  if (argv[0] === 'status') return statusCommand(argv.slice(1), io)
+  let values: { 'pid-file'?: string, timeout?: string, signal?: string, help?: boolean, version?: boolean }
   let positionals: string[]
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        'pid-file': { type: 'string' },
-        timeout: { type: 'string' },
-        signal: { type: 'string' },
-        help: { type: 'boolean', short: 'h' }
-      }
-    }))
+    ({ values, positionals } = parseOptions(argv[0] === 'reload' || argv[0] === 'stop' ? argv[0] : 'fastify-hot-restart', argv, {
+      'pid-file': { type: 'string', value: '<path>' },
+      timeout: { type: 'string', value: '<ms>' },
+      signal: { type: 'string', value: '<name>' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' }
+    }, true) as { values: typeof values, positionals: string[] })
   } catch (err) {
-    io.err.write(`${(err as Error).message}\n\n${HELP}`)
+    io.err.write(`${(err as Error).message}\n\n${USAGE}`)
     return EXIT.usage
   }
   const [command, ...extra] = positionals
+  if (values.version === true) {
+    io.out.write(`${version()}\n`)
+    return EXIT.ok
+  }
   if (values.help === true || command === 'help') {
     io.out.write(HELP)
     return EXIT.ok
   }
   const usage = (why: string): number => {
-    io.err.write(`${why}\n\n${HELP}`)
+    io.err.write(`${why}\n\n${USAGE}`)
     return EXIT.usage
   }
   if (command !== 'reload' && command !== 'stop') return usage(command === undefined ? 'missing command: reload, stop or run' : `unknown command "${command}"`)

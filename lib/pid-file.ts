@@ -32,6 +32,11 @@ export interface AttemptStatus {
   generation?: number
   /** When the record was made (Date.now()): the CLI follows the first attempt made after its signal. */
   at?: number
+  /** When it started and ended (ms since the epoch), for `status`. */
+  startedAt?: number
+  endedAt?: number
+  /** The process that ran it, in `history` (attempts of earlier generations). */
+  pid?: number
 }
 
 /** What the status file holds: who serves and what became of its upgrades. */
@@ -45,6 +50,16 @@ export interface Status {
   signal?: string
   /** The start time of `pid` (see processStart): the CLI checks it before it signals `pid`. */
   start?: string
+  /** When `pid` started serving (ms since the epoch). */
+  since?: number
+  /** Pids that were draining when this was written (the reader checks which still live). */
+  draining?: number[]
+  /** Under a supervisor: the pids of the serving generation's workers. */
+  servingPids?: number[]
+  /** Under a supervisor: its state. */
+  state?: string
+  /** The attempts of earlier generations, oldest first, each with the `pid` that ran it. */
+  history?: AttemptStatus[]
 }
 
 const KEEP_ATTEMPTS = 10
@@ -86,16 +101,46 @@ export function checkPidFile (pidFile: string): string {
 }
 
 /**
- * Writes the pid file and a fresh status file for a process that is now serving.
+ * Writes the pid file and a fresh status file for a process that is now serving. A successor
+ * names its `predecessor` (still draining): the predecessor's attempts are carried over as
+ * `history`, the one that started this process marked succeeded.
  * @param signal the signal that reloads it, recorded in every status file written for this pid file
  */
-export function writeServing (pidFile: string, pid: number, generation: number, signal?: string): void {
+export function writeServing (pidFile: string, pid: number, generation: number, signal?: string, predecessor?: number): void {
   if (signal !== undefined) signals.set(pidFile, signal)
-  writeStatus(pidFile, { pid, generation, attempt: 0, attempts: {} })
+  const previous = predecessor === undefined ? undefined : statusOrNothing(pidFile)
+  const history = previous !== undefined && previous.pid === predecessor ? carried(previous, pid, generation) : []
+  writeStatus(pidFile, { pid, generation, attempt: 0, attempts: {}, since: Date.now(), draining: predecessor === undefined ? [] : [predecessor], history })
   writeFileAtomic(pidFile, `${pid}\n`)
 }
 
-/** Writes the status file, keeping the last few attempts. */
+/** The status file, or undefined when it cannot be trusted: what it said is then not kept. */
+function statusOrNothing (pidFile: string): Status | undefined {
+  try {
+    return readStatus(pidFile)
+  } catch {
+    return undefined
+  }
+}
+
+function carried (previous: Status, pid: number, generation: number): AttemptStatus[] {
+  const own = Object.keys(previous.attempts).map(Number).sort((a, b) => a - b).map(key => {
+    const attempt = { ...previous.attempts[key], pid: previous.pid } as AttemptStatus
+    return attempt.state === 'upgrading' || attempt.state === 'handed-over' ? { ...attempt, state: 'succeeded' as const, successorPid: pid, generation, endedAt: Date.now() } : attempt
+  })
+  return [...(previous.history ?? []), ...own].slice(-KEEP_ATTEMPTS)
+}
+
+/** The attempt record `next`, stamped with when the attempt started (and ended, unless upgrading). */
+export function stamped (previous: AttemptStatus | undefined, next: AttemptStatus): AttemptStatus {
+  const now = Date.now()
+  return { startedAt: previous?.startedAt ?? now, ...previous, ...next, ...(next.state === 'upgrading' ? {} : { endedAt: now }) }
+}
+
+/**
+ * Writes the status file, keeping the last few attempts, and what the last write for the same
+ * pid said of its start, its predecessor and its history.
+ */
 export function writeStatus (pidFile: string, status: Status): void {
   const keys = Object.keys(status.attempts).map(Number).sort((a, b) => b - a)
   for (const key of keys.slice(KEEP_ATTEMPTS)) delete status.attempts[key]
@@ -103,7 +148,10 @@ export function writeStatus (pidFile: string, status: Status): void {
     if (attempt.successorPid !== undefined) attempt.successorStart ??= processStart(attempt.successorPid)
   }
   const signal = signals.get(pidFile)
-  writeFileAtomic(statusPath(pidFile), `${JSON.stringify({ ...status, signal, start: processStart(status.pid) })}\n`)
+  // what the last write for the same pid said of its start, its predecessor and its history
+  const kept = statusOrNothing(pidFile)
+  const { since, draining, history } = kept?.pid === status.pid ? kept : {} as Partial<Status>
+  writeFileAtomic(statusPath(pidFile), `${JSON.stringify({ since, draining, history, ...status, signal, start: processStart(status.pid) })}\n`)
 }
 
 /**

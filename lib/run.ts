@@ -4,7 +4,7 @@
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
 import { rmSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
 import { jsonLogger, type Logger } from './log'
@@ -38,6 +38,8 @@ const FAILED = 1
 const USAGE = 2
 
 export interface RunIo {
+  /** Where `run --help` goes (stdout when absent). */
+  out?: { write (s: string): unknown }
   err: { write (s: string): unknown }
 }
 
@@ -78,16 +80,18 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   try {
     const split = splitCommand(argv)
     command = split.command
-    const { values } = parseArgs({
-      args: split.options,
-      options: {
-        'pid-file': { type: 'string' },
-        'ready-timeout': { type: 'string' },
-        'max-restarts': { type: 'string' },
-        workers: { type: 'string' },
-        listen: { type: 'string', multiple: true }
-      }
-    })
+    const { values } = parseOptions('run', split.options, {
+      'pid-file': { type: 'string', value: '<path>' },
+      'ready-timeout': { type: 'string', value: '<ms>' },
+      'max-restarts': { type: 'string', value: '<n>' },
+      workers: { type: 'string', value: '<n>' },
+      listen: { type: 'string', multiple: true, value: '<address>' },
+      help: { type: 'boolean', short: 'h' }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], help?: boolean } }
+    if (values.help === true) {
+      (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
+      return OK
+    }
     if (command.length === 0) throw new Error('missing the command to run: `run -- node app.js` or `run app.js`')
     if (values['pid-file'] !== undefined) pidFile = checkPidFile(values['pid-file'])
     readyTimeout = positiveInt('ready-timeout', values['ready-timeout'], 60_000, 1)

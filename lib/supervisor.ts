@@ -25,7 +25,7 @@ import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
-import { removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
 import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
@@ -164,6 +164,8 @@ export class Supervisor {
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     this.log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
+    // for `reload`'s progress: the pid that boots
+    if (this.state === 'reloading' && this.attempts[this.attempt]?.successorPid === undefined) this.record(this.attempt, { state: 'upgrading', successorPid: child.pid, generation })
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -306,7 +308,7 @@ export class Supervisor {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...status, at: Date.now() }
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     this.writeStatusFile()
   }
 
@@ -316,8 +318,10 @@ export class Supervisor {
    */
   private writeStatusFile (): void {
     if (this.options.pidFile === undefined || this.state === 'stopping') return
+    const servingPids = this.current === undefined ? [] : this.pids(this.current)
+    const draining = [...this.draining].flatMap(g => this.pids(g))
     try {
-      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
     } catch (err) {
       this.log.error({ event: 'supervisor.status-file.failed', err, pidFile: this.options.pidFile },
         `hot-restart supervisor: could not write the status file: ${(err as Error).message}`)

@@ -29,7 +29,7 @@ import type { Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
-import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
@@ -243,7 +243,7 @@ export class Upgrader {
     // must not race with this process's own status file
     if (this.pidFile !== undefined) {
       try {
-        writeServing(this.pidFile, process.pid, this.generation, this.options.signal)
+        writeServing(this.pidFile, process.pid, this.generation, this.options.signal, this.predecessor?.alive === true ? this.predecessor.pid : undefined)
       } catch (err) {
         this.log.error({ event: 'pid-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the pid file')
       }
@@ -264,7 +264,7 @@ export class Upgrader {
   }
 
   private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...status, at: Date.now() }
+    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
     try {
       // another process may serve from this pid file now (our successor): never write over it
@@ -302,6 +302,7 @@ export class Upgrader {
       log: this.log
     })
     this.successor = successor
+    this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     let ready
     try {

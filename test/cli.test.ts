@@ -32,7 +32,7 @@ t.test('bad arguments exit 2 and say why', async t => {
     [['restart'], /unknown command "restart"/],
     [['reload'], /missing --pid-file/],
     [['reload', '--pid-file', ''], /missing --pid-file/],
-    [['reload', '--pid-file', 'x', '--bogus'], /Unknown option '--bogus'/],
+    [['reload', '--pid-file', 'x', '--bogus'], /unknown option --bogus for "reload"/],
     [['reload', '--pid-file', 'x', 'extra'], /unexpected argument "extra"/],
     [['reload', '--pid-file', 'x', '--timeout', '5s'], /--timeout expects a whole number of milliseconds from 1 to 2147483647, got "5s"/],
     [['reload', '--pid-file', 'x', '--timeout', '0'], /--timeout expects/],

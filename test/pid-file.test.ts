@@ -71,7 +71,7 @@ t.test('readPid, readStatus, writeServing, removeIfOurs', async t => {
   t.equal(readStatus(pidFile), undefined)
   writeServing(pidFile, 1234, 3)
   t.equal(readPid(pidFile), 1234)
-  t.same(readStatus(pidFile), { pid: 1234, generation: 3, attempt: 0, attempts: {} })
+  t.match(readStatus(pidFile), { pid: 1234, generation: 3, attempt: 0, attempts: {}, since: Number, draining: [], history: [] })
 
   const attempts: Record<string, { state: 'refused' }> = {}
   for (let i = 1; i <= 15; i++) attempts[i] = { state: 'refused' }

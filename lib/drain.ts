@@ -211,7 +211,8 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
-    if (handover?.keeps(socket) === true) socket._httpMessage?.once('finish', () => handover.move([socket]))
+    // a connection left to the hand-over moves once its last response is written
+    if (handover?.keeps(socket) === true) for (const res of pendingResponses.get(socket) ?? []) res.once('finish', () => handover.move([socket]))
     else for (const res of pendingResponses.get(socket) ?? []) closeWhenLast(res)
   }
 

@@ -54,8 +54,8 @@ t.test('requests in flight and pipelined when the drain starts are answered by t
     t.equal(JSON.parse(res.body).pid, first, `pipelined request ${i + 1}: answered by the predecessor`)
     t.not(res.headers.connection, 'close', 'without Connection: close')
   }
-  t.same(await ask(c), { pid: successorPid, close: false }, 'the next request: the successor, on the same connection')
   t.equal((await summary(app, first)).moved, 1, 'the connection moved once its responses were written')
+  t.same(await ask(c), { pid: successorPid, close: false }, 'the next request: the successor, on the same connection')
   t.notOk(c.closed)
   await predecessorGone(app, successorPid)
   await app.stop(successorPid)

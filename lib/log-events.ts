@@ -50,6 +50,7 @@
  * | `supervisor.stopping`        | info  | every process is told to shut down |
  * | `supervisor.forced`          | warn  | a second signal: every process is killed |
  * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
+ * | `supervisor.status-file.failed` | error | the status file could not be written; the state is unchanged |
  * | `supervisor.rejected`        | warn  | a socket sent out of turn (after ready, or without its handle) was closed, not held |
  */
 export type LogEvent =
@@ -62,4 +63,4 @@ export type LogEvent =
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
-  | 'supervisor.rejected'
+  | 'supervisor.rejected' | 'supervisor.status-file.failed'

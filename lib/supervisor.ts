@@ -312,11 +312,20 @@ export class Supervisor {
     this.writeStatusFile()
   }
 
+  /**
+   * Writes the status file (for the CLI). A write that fails (a full disk, a path taken) is
+   * logged and changes nothing else: it never throws into a reload or a crash restart.
+   */
   private writeStatusFile (): void {
     if (this.options.pidFile === undefined || this.state === 'stopping') return
     const servingPids = this.current === undefined ? [] : this.pids(this.current)
     const draining = [...this.draining].flatMap(g => this.pids(g))
-    writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
+    try {
+      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
+    } catch (err) {
+      this.log.error({ event: 'supervisor.status-file.failed', err, pidFile: this.options.pidFile },
+        `hot-restart supervisor: could not write the status file: ${(err as Error).message}`)
+    }
   }
 
   /**

@@ -21,6 +21,7 @@ import type net from 'node:net'
 import { initialCwd } from './cwd'
 import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
+import { channels, publish } from './events'
 import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
@@ -304,6 +305,7 @@ export class Upgrader {
     this.successor = successor
     this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
+    publish(channels.upgradeStart, () => ({ successorPid: successor.pid, generation }))
     let ready
     try {
       ready = await successor.ready
@@ -314,6 +316,7 @@ export class Upgrader {
       this.log.error({ event: 'upgrade.failed', err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
         `hot-restart: upgrade failed; still serving: ${e.message}`)
       this.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
+      publish(channels.upgradeFailed, () => ({ successorPid: successor.pid, generation, code: e.code, message: e.message, durationMs: Math.round(performance.now() - started) }))
       throw err
     }
     const readyAt = performance.now()
@@ -321,6 +324,7 @@ export class Upgrader {
     successor.process.unref()
     this.log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) },
       'hot-restart: the successor is ready; draining')
+    publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) }))
     // where the successor could not write the pid file, this record still leads the CLI to it
     this.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt })
@@ -347,6 +351,7 @@ export class Upgrader {
       const listeners = [...this.sockets.listeners]
       const servers = new Set<net.Server>(listeners.map(l => l.server))
       const draining = drain(servers, this.options.drainTimeout, this.options.idleGrace)
+      publish(channels.drainStart, () => ({ reason, successorPid: upgrade?.successorPid, generation: upgrade?.generation ?? this.generation }))
       // the successor reads from its own copy of each UDP socket: this one stops reading
       for (const { socket } of [...this.sockets.datagrams]) stopReceiving(socket)
       // the app ends its long-lived connections (SSE, WebSocket) while the drain waits for them
@@ -358,6 +363,7 @@ export class Upgrader {
           'hot-restart: drainTimeout reached; closed the remaining connections')
       }
       const drainedAt = performance.now()
+      publish(channels.drainEnd, () => ({ reason, successorPid: upgrade?.successorPid, generation: upgrade?.generation ?? this.generation, report: drained, durationMs: drained.durationMs }))
       const hooks: AtExitReport = await this.atExitHooks.run(this.options.atExitTimeout, this.log)
       await this.closeParticipants()
       if (reason === 'shutdown' && this.supervisor === undefined) {

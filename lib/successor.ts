@@ -3,7 +3,7 @@
  * manifest, wait until it says it is ready, exits, or runs out of time; kill it on failure and
  * wait for its exit, so that no zombie and no fd is left behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { ChildProcess, spawn } from 'node:child_process'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
 import type { Logger } from './log'
 import { successorEnv, type Manifest } from './manifest'
@@ -46,12 +46,21 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
   const started = performance.now()
   const execPath = options.execPath ?? process.execPath
   const args = options.args ?? [...process.execArgv, ...process.argv.slice(1)]
-  const child = spawn(execPath, args, {
-    cwd: options.manifest?.cwd ?? options.cwd,
-    env: successorEnv(options.env ?? process.env, options.manifest),
-    stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],
-    serialization: 'json'
-  })
+  let child: ChildProcess
+  try {
+    child = spawn(execPath, args, {
+      cwd: options.manifest?.cwd ?? options.cwd,
+      env: successorEnv(options.env ?? process.env, options.manifest),
+      stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],
+      serialization: 'json'
+    })
+  } catch (spawnError) {
+    // some failures throw at once rather than emit 'error' (E2BIG: an environment or argument
+    // too large; ENOMEM): the same failed boot, so the caller goes back to serving
+    const err = new SuccessorExitedError(undefined, `could not be started (${(spawnError as Error).message})`, '')
+    err.cause = spawnError
+    return { pid: undefined, process: new ChildProcess(), ready: Promise.reject(err), kill: async () => {} }
+  }
   let exited = false
   let firstError: string | undefined
   const exit = new Promise<void>(resolve => {

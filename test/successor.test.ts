@@ -31,3 +31,16 @@ t.test('a successor that says ready, and one that sends junk first', async t => 
   await successor.kill()
   await successor.kill()
 })
+
+t.test('a spawn that fails at once (E2BIG: an argument over 128 KiB) is a failed boot, not a throw', async t => {
+  const successor = spawnSuccessor({
+    manifest: undefined,
+    fds: [],
+    readyTimeout: 10000,
+    execPath: process.execPath,
+    args: ['-e', `//${'x'.repeat(200_000)}`]
+  })
+  t.equal(successor.pid, undefined)
+  await t.rejects(successor.ready, { code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', message: /could not be started \(.*E2BIG/ })
+  await successor.kill()
+})

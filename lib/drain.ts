@@ -46,10 +46,10 @@ const tracked = new WeakMap<net.Server, Tracked>()
  * last of them would close the socket with the others routed and never answered.
  */
 const pendingResponses = new WeakMap<net.Socket, http.ServerResponse[]>()
+/** The list each response is in (a pipelined response has no `socket` until its turn). */
+const listOf = new WeakMap<http.ServerResponse, http.ServerResponse[]>()
 
 function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
-  // HTTP/2 (compat API) has no pipelining and no Connection header
-  if (!(res instanceof http.ServerResponse)) return
   const socket = req.socket
   let pending = pendingResponses.get(socket)
   if (pending === undefined) {
@@ -58,6 +58,7 @@ function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
   }
   const list = pending
   list.push(res)
+  listOf.set(res, list)
   res.once('finish', () => { list.splice(list.indexOf(res), 1) })
 }
 
@@ -69,7 +70,9 @@ function closeWhenLast (res: http.ServerResponse): void {
   if (res.headersSent) return
   const writeHead = res.writeHead
   res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-    if (pendingResponses.get(res.socket as net.Socket)?.at(-1) === res) res.setHeader('connection', 'close')
+    // a socket not followed request by request (HTTP/1 on an HTTP/2 server): this response closes it
+    const pending = listOf.get(res)
+    if (pending === undefined || pending.at(-1) === res) res.setHeader('connection', 'close')
     return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args)
   } as typeof res.writeHead
 }
@@ -130,7 +133,8 @@ export function trackConnections (server: net.Server): () => void {
   const event = server instanceof tls.Server ? 'secureConnection' : 'connection'
   const tracksSockets = h1 || server instanceof tls.Server
   if (tracksSockets) server.on(event, onConnection)
-  if (tracksSockets) server.prependListener('request', onRequest)
+  // not on an HTTP/2 server: a 'request' listener turns on its compatibility API
+  if (h1) server.prependListener('request', onRequest)
   if (h2) server.on('session', onSession)
   return () => {
     server.removeListener(event, onConnection)
@@ -201,7 +205,8 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
-    for (const res of pendingResponses.get(socket) ?? []) closeWhenLast(res)
+    const current = socket._httpMessage
+    for (const res of pendingResponses.get(socket) ?? (current ? [current] : [])) closeWhenLast(res)
   }
 
   // what each socket looked like at the last sweep: bytes read, and since when it is idle

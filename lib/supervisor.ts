@@ -190,7 +190,7 @@ export class Supervisor {
       if (message?.hotRestart === 'ready') booting = false
       if (message?.hotRestart === 'upgrade') this.answer(worker, message.id)
       if (message?.hotRestart === 'socket') {
-        this.log.warn({ event: 'supervisor.rejected', generationPid: worker.pid, generation, why: booting ? 'no handle' : 'after ready' },
+        this.log.warn({ event: 'supervisor.rejected', generationPid: worker.pid, generation, afterReady: !booting, withHandle: handle !== undefined },
           `hot-restart supervisor: ignored a socket from pid ${worker.pid}: sockets are taken only with their handle, before ready`)
       }
       handle?.close()

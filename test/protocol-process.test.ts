@@ -34,7 +34,7 @@ t.test('sockets a generation sends after ready, or malformed, are closed by the 
 
   await s.waitFor(l => l.event === 'protocol.rejected' && /"socket": the entry is not an object/.test(String(l.why)), 'the malformed socket to be refused', strayed)
   await s.waitFor(l => l.event === 'supervisor.rejected' && s.lines.slice(strayed).filter(m => m.event === 'supervisor.rejected').length === 2, 'both sockets after ready to be refused', strayed)
-  t.match(s.lines.slice(strayed).filter(l => l.event === 'supervisor.rejected'), [{ why: 'after ready' }, { why: 'after ready' }], 'with a handle (closed) and without')
+  t.match(s.lines.slice(strayed).filter(l => l.event === 'supervisor.rejected'), [{ afterReady: true, withHandle: true }, { afterReady: true, withHandle: false }], 'with a handle (closed) and without')
   await s.waitFor(l => l.pid === body.pid && l.event === 'predecessor.exited', 'generation 1 to exit', from, 60_000)
   t.equal(fdCount(s.proc.pid!), fds, 'the supervisor holds as many fds as before')
   process.kill(s.proc.pid!, 'SIGTERM')

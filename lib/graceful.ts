@@ -4,6 +4,7 @@
  * reload would become a shutdown.
  */
 import closeWithGrace from 'close-with-grace'
+import { settleLogger } from './log'
 import type { ResolvedOptions } from './options'
 import type { Logger, Upgrader } from './upgrader'
 
@@ -29,6 +30,8 @@ export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOp
       log.info({ event: 'shutdown.started', signal }, 'hot-restart: shutting down')
     }
     await upgrader.shutdown()
+    // close-with-grace exits the process next
+    await settleLogger(log)
   })
   return uninstall
 }

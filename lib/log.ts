@@ -50,8 +50,16 @@ export function formatLine (level: number, obj: object, msg: string): string {
   }
 }
 
+const guarded = new WeakSet<NodeJS.WriteStream>()
+
 /** Writes a line; an output that is closed or broken (EPIPE, EBADF) loses the line, nothing else. */
 function write (stream: NodeJS.WriteStream, line: string): void {
+  // a pipe whose reader has gone fails the write later, as an 'error' event: unheard, that
+  // event would end the process before its hooks run (`node app.js | head`, then Ctrl-C)
+  if (!guarded.has(stream)) {
+    guarded.add(stream)
+    stream.on('error', () => {})
+  }
   try {
     stream.write(line)
   } catch {
@@ -64,4 +72,29 @@ export const jsonLogger: Logger = {
   info: (obj, msg) => { write(process.stdout, formatLine(30, obj, msg)) },
   warn: (obj, msg) => { write(process.stderr, formatLine(40, obj, msg)) },
   error: (obj, msg) => { write(process.stderr, formatLine(50, obj, msg)) }
+}
+
+/** A pino logger's destination (pino keeps it under a symbol, inherited by child loggers). */
+function pinoStream (log: unknown): { _writing?: unknown } | undefined {
+  for (let o = log; typeof o === 'object' && o !== null; o = Object.getPrototypeOf(o)) {
+    const key = Object.getOwnPropertySymbols(o).find(symbol => symbol.description === 'pino.stream')
+    if (key !== undefined) return (o as Record<symbol, { _writing?: unknown } | undefined>)[key]
+  }
+  return undefined
+}
+
+/**
+ * Waits, at most `timeout` ms, until a pino logger (Fastify's) has no write in progress; any
+ * other logger: at once. Called before the process exits. pino writes asynchronously and, at
+ * exit, writes what is left synchronously: on a pipe whose reader has gone, that synchronous
+ * write retries forever (sonic-boom 4 retries every error), and the process never exits, unless
+ * an asynchronous write met the broken pipe first, which makes pino stop writing. So the last
+ * asynchronous write is let to finish.
+ */
+export async function settleLogger (log: unknown, timeout = 1000): Promise<void> {
+  const stream = pinoStream(log)
+  const until = performance.now() + timeout
+  while (stream?._writing === true && performance.now() < until) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
 }

@@ -27,7 +27,7 @@ import {
   InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
   SocketTooLateError, UpgradeInProgressError
 } from './errors'
-import type { Logger } from './log'
+import { settleLogger, type Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
@@ -148,7 +148,7 @@ export class Upgrader {
         drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
         shutdown: (why) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          this.shutdown().then(() => this.seam.exit(0), /* c8 ignore next */ () => this.seam.exit(1))
+          this.shutdown().then(() => 0, /* c8 ignore next */ () => 1).then(async code => { await settleLogger(log); this.seam.exit(code) })
         }
       }))
     }
@@ -404,7 +404,10 @@ export class Upgrader {
           atExitFailed: hooks.failed.length + hooks.timedOut.length
         }
       }, reason === 'upgrade' ? 'hot-restart: handed over; exiting' : 'hot-restart: shut down')
-      if (reason === 'upgrade') this.seam.exit(0)
+      if (reason === 'upgrade') {
+        await settleLogger(this.log)
+        this.seam.exit(0)
+      }
     })()
     return this.closing
   }

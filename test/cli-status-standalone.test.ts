@@ -13,7 +13,8 @@ import { cli, statusJson } from './helpers/cli'
 t.test('status of a real standalone server: attempts, draining pid and its open connection', async t => {
   const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
   writeFileSync(bootFile, 'throw')
-  const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '60000', DRAIN_TIMEOUT: '60000' })
+  // without the hand-over, so that a connection stays with the draining predecessor
+  const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '60000', DRAIN_TIMEOUT: '60000', HANDOVER: '0' })
   t.teardown(() => app.kill())
   const first = app.proc.pid!
 

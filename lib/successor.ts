@@ -4,6 +4,7 @@
  * wait for its exit, so that no zombie and no fd is left behind.
  */
 import { ChildProcess, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
 import type { Logger } from './log'
 import { successorEnv, type Manifest } from './manifest'
@@ -41,15 +42,27 @@ function describeExit (code: number | null, signal: NodeJS.Signals | null): stri
   return signal !== null ? `was killed by ${signal}` : `exited with code ${code}`
 }
 
+/**
+ * Why a spawn failed, in words: libuv reports a missing working directory as the command's
+ * ENOENT (`spawn /usr/bin/node ENOENT`), which sends the reader after node.
+ */
+function notStarted (spawnError: unknown, cwd: string | undefined): string {
+  if ((spawnError as NodeJS.ErrnoException).code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) {
+    return `could not be started: its working directory ${cwd} does not exist (the first generation's folder, re-resolved at each reload)`
+  }
+  return `could not be started (${(spawnError as Error).message})`
+}
+
 /** Spawns the successor and follows it until it is ready or has failed. */
 export function spawnSuccessor (options: SpawnOptions): Successor {
   const started = performance.now()
   const execPath = options.execPath ?? process.execPath
   const args = options.args ?? [...process.execArgv, ...process.argv.slice(1)]
+  const cwd = options.manifest?.cwd ?? options.cwd
   let child: ChildProcess
   try {
     child = spawn(execPath, args, {
-      cwd: options.manifest?.cwd ?? options.cwd,
+      cwd,
       env: successorEnv(options.env ?? process.env, options.manifest),
       stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],
       serialization: 'json'
@@ -57,7 +70,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
   } catch (spawnError) {
     // some failures throw at once rather than emit 'error' (E2BIG: an environment or argument
     // too large; ENOMEM): the same failed boot, so the caller goes back to serving
-    const err = new SuccessorExitedError(undefined, `could not be started (${(spawnError as Error).message})`, '')
+    const err = new SuccessorExitedError(undefined, notStarted(spawnError, cwd), '')
     err.cause = spawnError
     return { pid: undefined, process: new ChildProcess(), ready: Promise.reject(err), kill: async () => {} }
   }
@@ -125,7 +138,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
       // an error after the spawn (a failed kill or send) is not a boot failure
       /* c8 ignore next */
       if (child.pid !== undefined) return
-      const err = new SuccessorExitedError(undefined, `could not be started (${spawnError.message})`, '')
+      const err = new SuccessorExitedError(undefined, notStarted(spawnError, cwd), '')
       err.cause = spawnError
       finish(err)
     })

@@ -1,5 +1,7 @@
+import { join } from 'node:path'
 import t from 'tap'
 import { spawnSuccessor } from '../lib/successor'
+import { tempDir } from './helpers/app'
 
 t.test('a successor that cannot be started is reported with the reason', async t => {
   const successor = spawnSuccessor({
@@ -43,4 +45,19 @@ t.test('a spawn that fails at once (E2BIG: an argument over 128 KiB) is a failed
   t.equal(successor.pid, undefined)
   await t.rejects(successor.ready, { code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', message: /could not be started \(.*E2BIG/ })
   await successor.kill()
+})
+
+t.test('a first generation\'s folder that was deleted is named as the reason, not node (issue 10, item 16)', async t => {
+  const gone = join(tempDir('fhr-gone-'), 'releases', '41')
+  const successor = spawnSuccessor({
+    manifest: { version: 1, pid: process.pid, generation: 2, cwd: gone, sockets: [] },
+    fds: [],
+    readyTimeout: 10000,
+    execPath: process.execPath,
+    args: ['-e', '']
+  })
+  await t.rejects(successor.ready, {
+    code: 'FST_HOT_RESTART_SUCCESSOR_EXITED',
+    message: `fastify-hot-restart: the successor (pid undefined) could not be started: its working directory ${gone} does not exist (the first generation's folder, re-resolved at each reload) before it was ready`
+  })
 })

@@ -11,11 +11,12 @@
  * - `fastify-hot-restart:drain:end`      { pid, reason, successorPid?, generation, report, durationMs }
  *
  * In the drain messages, `generation` is the successor's for an upgrade, this process's for a
- * shutdown, as in the `exit` log line; `report` is the drain report (closedIdle, goaway, forced,
- * forcedRequests, durationMs).
+ * shutdown, as in the `exit` log line; `report` is the drain report (moved, notMoved, closedIdle,
+ * goaway, forced, forcedRequests, durationMs).
  *
  * `pid` is the process that publishes (the predecessor for upgrades); under a supervisor the
- * upgrade channels publish in the supervisor's process, the drain channels in the app's.
+ * upgrades run in the supervisor's process, which publishes none: only the drain channels
+ * publish, in the app's processes.
  */
 import diagnostics from 'node:diagnostics_channel'
 import type { DrainReport } from './drain'

@@ -58,7 +58,8 @@ export function canMove (server: net.Server): server is http.Server {
  */
 export function parserIdle (server: http.Server): Set<net.Socket> {
   const idle = new Set<net.Socket>()
-  for (const { socket } of connectionsList(server)?.idle() ?? []) if (socket !== undefined) idle.add(socket)
+  // a parser leaves the list when it is freed, so every one in it has its socket
+  for (const { socket } of connectionsList(server)?.idle() ?? []) idle.add(socket as net.Socket)
   return idle
 }
 

@@ -2,7 +2,7 @@
 // when, what a connection that could not be sent becomes, and the successor's adoption. The
 // moves between processes are in test/handover.test.ts.
 import { execFileSync } from 'node:child_process'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import http from 'node:http'
 import http2 from 'node:http2'
 import https from 'node:https'
@@ -10,7 +10,7 @@ import net from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { drain, trackConnections } from '../lib/drain'
-import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, type HandoverTarget } from '../lib/handover'
+import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, receiveConnections, type HandoverTarget } from '../lib/handover'
 import { connect } from './helpers/raw-http'
 
 async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')): Promise<{ server: http.Server, port: number }> {
@@ -30,6 +30,7 @@ t.test('which servers can hand connections over: plain HTTP/1.1 only', async t =
   t.teardown(() => plain.close())
   t.ok(canMove(plain), 'node:http')
   t.notOk(canMove(http.createServer()), 'not before it listens (Node tracks its connections from then on)')
+  t.same([...parserIdle(http.createServer())], [], 'and before it listens, no connection is idle')
   t.notOk(canMove(https.createServer()), 'not TLS: the session cannot cross processes')
   t.notOk(canMove(http2.createServer() as unknown as net.Server), 'not HTTP/2')
   t.notOk(canMove(net.createServer()), 'not another protocol')
@@ -110,4 +111,61 @@ t.test('connection messages are checked before anything is trusted', async t => 
   for (const bad of [null, 'connection', {}, { hotRestart: 'connection' }, { hotRestart: 'connection', fd: '3' }, { hotRestart: 'ready', fd: 3 }]) {
     t.notOk(isConnectionMessage(bad), JSON.stringify(bad))
   }
+})
+
+t.test('a send that fails once the handle has left closes the connection and counts it', async t => {
+  const { server, port } = await serve(t)
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  c.write(c.get('/'))
+  await c.next()
+  // the handle leaves (as Node's send takes it), then the write to the channel fails
+  const lost: HandoverTarget = {
+    send (_message, socket, _options, done) {
+      const s = socket as net.Socket & { _handle: { close (): void } | null }
+      const handle = s._handle!
+      s._handle = null
+      handle.close()
+      process.nextTick(done, new Error('write EPIPE'))
+      return true
+    }
+  }
+  const handover = new Handover(lost, new Map([[server, 3]]))
+  const report = await drain([server], 5000, 200, handover)
+  t.equal(handover.report.failed, 1, 'counted as failed')
+  t.equal(report.notMoved, 1)
+  if (!c.closed) await once(c.socket, 'close')
+  t.ok(c.closed, 'the client sees its idle connection close')
+})
+
+t.test('the successor takes a connection only from a connection message with its handle, for a socket it serves', async t => {
+  const { server } = await serve(t, (_req, res) => res.end('adopted'))
+  const proc = new EventEmitter() as unknown as NodeJS.Process
+  let gone!: () => void
+  const done = new Promise<void>(resolve => { gone = resolve })
+  receiveConnections(proc, fd => fd === 3 ? server : undefined, done)
+  const other = net.createServer()
+  await once(other.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => other.close())
+  const accept = async (): Promise<{ socket: net.Socket, client: Awaited<ReturnType<typeof connect>> }> => {
+    const accepted = once(other, 'connection')
+    const client = await connect((other.address() as net.AddressInfo).port)
+    t.teardown(() => client.close())
+    const [socket] = await accepted as [net.Socket]
+    return { socket, client }
+  }
+  proc.emit('message', { hotRestart: 'ready' }, undefined)
+  proc.emit('message', { hotRestart: 'connection', fd: 3 }, undefined)
+  const unknown = await accept()
+  proc.emit('message', { hotRestart: 'connection', fd: 4 }, unknown.socket)
+  if (!unknown.client.closed) await once(unknown.client.socket, 'close')
+  t.ok(unknown.client.closed, 'a connection for a socket no server here listens on is closed')
+  const known = await accept()
+  proc.emit('message', { hotRestart: 'connection', fd: 3 }, known.socket)
+  known.client.write(known.client.get('/'))
+  t.equal((await known.client.next()).body, 'adopted', 'one for a socket it serves is adopted')
+  gone()
+  await done
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal((proc as unknown as EventEmitter).listenerCount('message'), 0, 'it stops listening once the predecessor has gone')
 })

@@ -36,6 +36,7 @@ export function parseOptions (command: string, args: string[], options: Record<s
 }
 
 function explain (command: string, err: Error & { code?: string }, options: Record<string, OptionSpec>): string {
+  /* c8 ignore next: every parseArgs error mapped here names its option in quotes */
   const quoted = /'([^']*)'/.exec(err.message)?.[1] ?? ''
   // '-h, --help' names an option by both its names: the long one is ours
   const given = /--[\w-]+/.exec(quoted)?.[0] ?? quoted

@@ -96,6 +96,7 @@ function statusNow (pidFile: string): Status | undefined {
 function attemptAfter (status: Status, before: number, sent: number): AttemptStatus | undefined {
   for (let key = before + 1; key <= status.attempt; key++) {
     const attempt = status.attempts[key]
+    /* c8 ignore next: a record without `at` comes from a server of an earlier version */
     if (attempt !== undefined && (attempt.at ?? sent) >= sent) return attempt
   }
   return undefined

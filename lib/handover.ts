@@ -191,9 +191,16 @@ export class Handover {
   }
 }
 
+/** The process that receives connections (the upgrader of a successor). */
+export interface Receiver {
+  /** True once it drains: a connection that arrives then is closed. */
+  readonly draining: boolean
+  readonly sockets: { serverFor (fd: number): net.Server | undefined }
+}
+
 /**
  * In a successor: adopts each connection its predecessor sends over this process's IPC channel
- * (`proc`), into the server that `serverFor` names for the fd of the listening socket it came
+ * (`proc`), into the server that `receiver.sockets` names for the fd of the listening socket it came
  * from. A connection that no server here takes (the new code no longer listens there, or this
  * process drains already) is closed: its client sees an idle connection close, which HTTP/1.1
  * clients retry. A message of another shape is not for this; one without its handle was a
@@ -201,10 +208,10 @@ export class Handover {
  * @param done resolves when nothing more can arrive (the predecessor has exited)
  * @returns a remover
  */
-export function receiveConnections (proc: NodeJS.Process, serverFor: (fd: number) => net.Server | undefined, done: Promise<void>): () => void {
+export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done: Promise<void>): () => void {
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isConnectionMessage(message) || !(handle instanceof net.Socket)) return
-    const server = serverFor(message.fd)
+    const server = receiver.draining ? undefined : receiver.sockets.serverFor(message.fd)
     if (server === undefined) handle.destroy()
     else adopt(server, handle)
   }

@@ -73,6 +73,7 @@ export function reloadProgress (stream: ProgressStream, pid: number, signal: str
         // where /proc cannot tell (another OS, another user), the count is left out
         const counts = left.map(p => openConnections(p)).filter((n): n is number => n !== undefined)
         const connections = counts.reduce((a, b) => a + b, 0)
+        /* c8 ignore next: the plural form; with the connection hand-over, a predecessor rarely drains more than one */
         const open = counts.length === 0 ? '' : `, ${connections} open connection${connections === 1 ? '' : 's'}`
         show(`draining ${left.join(', ')}${open}… ${seconds(performance.now() - from)}`)
         await new Promise(resolve => setTimeout(resolve, REFRESH))

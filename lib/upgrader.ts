@@ -123,7 +123,7 @@ export class Upgrader {
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
     // a standalone predecessor hands its connections over once this process is ready
     if (this.supervisor === undefined && this.predecessor?.alive === true) {
-      this.disposers.push(receiveConnections(process, (fd) => this.draining ? undefined : this.sockets.serverFor(fd), this.predecessor.exited))
+      this.disposers.push(receiveConnections(process, this, this.predecessor.exited))
     }
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { drain, trackConnections } from '../lib/drain'
 import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, receiveConnections, type HandoverTarget } from '../lib/handover'
+import { Sockets } from '../lib/sockets'
 import { connect } from './helpers/raw-http'
 
 async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')): Promise<{ server: http.Server, port: number }> {
@@ -143,7 +144,8 @@ t.test('the successor takes a connection only from a connection message with its
   const proc = new EventEmitter() as unknown as NodeJS.Process
   let gone!: () => void
   const done = new Promise<void>(resolve => { gone = resolve })
-  receiveConnections(proc, fd => fd === 3 ? server : undefined, done)
+  const receiver = { draining: false, sockets: { serverFor: (fd: number) => fd === 3 ? server : undefined } }
+  receiveConnections(proc, receiver, done)
   const other = net.createServer()
   await once(other.listen(0, '127.0.0.1'), 'listening')
   t.teardown(() => other.close())
@@ -164,6 +166,12 @@ t.test('the successor takes a connection only from a connection message with its
   proc.emit('message', { hotRestart: 'connection', fd: 3 }, known.socket)
   known.client.write(known.client.get('/'))
   t.equal((await known.client.next()).body, 'adopted', 'one for a socket it serves is adopted')
+  receiver.draining = true
+  const late = await accept()
+  proc.emit('message', { hotRestart: 'connection', fd: 3 }, late.socket)
+  if (!late.client.closed) await once(late.client.socket, 'close')
+  t.ok(late.client.closed, 'one that arrives once this process drains is closed')
+  t.equal(new Sockets([]).serverFor(3), undefined, 'the registry names no server for an fd it did not inherit')
   gone()
   await done
   await new Promise(resolve => setImmediate(resolve))

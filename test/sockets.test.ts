@@ -73,7 +73,7 @@ t.test('the hook records listening servers, hands them over, and forgets closed 
     { fd: 4, kind: 'unix', requested: { path }, path }
   ])
   t.equal(fdOf(c), undefined)
-  t.same(handOver([{ server: c, requested: { host: '', port: 0 } }]), { entries: [], fds: [] }, 'a server that does not listen is not handed over')
+  t.same(handOver([{ server: c, requested: { host: '', port: 0 } }]), { entries: [], fds: [], servers: new Map() }, 'a server that does not listen is not handed over')
   a.close()
   await once(a, 'close')
   t.equal(sockets.listeners.size, 1, 'a closed server is forgotten')
@@ -147,7 +147,7 @@ t.test('named sockets: a UDP socket is bound and handed over with its name; a na
   await once(udp, 'close')
   t.equal(sockets.datagrams.size, 0, 'a closed socket is forgotten')
   t.equal(datagramFd(udp), undefined)
-  t.same(handOver([], [{ socket: udp, name: 'statsd', requested: { host: '', port: 0 } }]), { entries: [], fds: [] }, 'a closed socket is not handed over')
+  t.same(handOver([], [{ socket: udp, name: 'statsd', requested: { host: '', port: 0 } }]), { entries: [], fds: [], servers: new Map() }, 'a closed socket is not handed over')
   tcp.close()
 
   // in a successor: an unnamed listen never claims a named socket's fd, nor the other way round

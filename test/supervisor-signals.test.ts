@@ -36,8 +36,8 @@ t.test('run: bad arguments exit 2 and say why', async t => {
   const dir = tempDir('fhr-run-')
   const cases: Array<[string[], RegExp]> = [
     [['run'], /missing the command to run/],
-    [['run', '--pid-file'], /argument missing/],
-    [['run', '--bogus', 'x', '--', 'node'], /Unknown option '--bogus'/],
+    [['run', '--pid-file'], /--pid-file expects a value: --pid-file <path>/],
+    [['run', '--bogus', 'x', '--', 'node'], /unknown option --bogus for "run": it takes --pid-file <path>/],
     [['run', '--ready-timeout', '0', '--', 'node'], /--ready-timeout expects an integer from 1 to 2147483647, got "0"/],
     [['run', '--ready-timeout=5s', 'app.js'], /--ready-timeout expects an integer from 1 to 2147483647, got "5s"/],
     [['run', '--max-restarts=-1', 'app.js'], /--max-restarts expects an integer from 0 to 2147483647, got "-1"/],

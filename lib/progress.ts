@@ -6,6 +6,7 @@
  */
 import { openConnections } from './connections'
 import type { AttemptStatus } from './pid-file'
+import { isRunning } from './process-info'
 
 /** A stream the progress goes to; `isTTY` as Node sets it on process.stderr. */
 export interface ProgressStream {
@@ -28,15 +29,6 @@ export interface Progress {
 
 /** How often the drain's line is refreshed (ms). */
 const REFRESH = 100
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
 
@@ -68,7 +60,7 @@ export function reloadProgress (stream: ProgressStream, pid: number, signal: str
     clear,
     async drained (pids, deadline) {
       const from = performance.now()
-      let left = pids.filter(alive)
+      let left = pids.filter(isRunning)
       while (left.length > 0 && performance.now() < deadline) {
         // where /proc cannot tell (another OS, another user), the count is left out
         const counts = left.map(p => openConnections(p)).filter((n): n is number => n !== undefined)
@@ -77,7 +69,7 @@ export function reloadProgress (stream: ProgressStream, pid: number, signal: str
         const open = counts.length === 0 ? '' : `, ${connections} open connection${connections === 1 ? '' : 's'}`
         show(`draining ${left.join(', ')}${open}… ${seconds(performance.now() - from)}`)
         await new Promise(resolve => setTimeout(resolve, REFRESH))
-        left = left.filter(alive)
+        left = left.filter(isRunning)
       }
       clear()
       const took = Math.round(performance.now() - from)

@@ -6,6 +6,7 @@
 import { parseOptions, UsageError } from './args'
 import { openConnections } from './connections'
 import type { AttemptStatus, Status } from './pid-file'
+import { isRunning } from './process-info'
 import { findServer, NoServerError } from './target'
 
 export const STATUS_HELP = `  fastify-hot-restart status --pid-file <path> [--json]
@@ -47,15 +48,6 @@ const OK = 0
 const USAGE = 2
 const NO_SERVER = 3
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
 const withConnections = (pid: number): ProcessReport => ({ pid, connections: openConnections(pid) ?? null })
 
 /** Reads what the pid file and its status file say; `problem` when no server serves. */
@@ -86,7 +78,7 @@ export function report (pidFile: string, now = Date.now()): StatusReport {
     state: state(status, own),
     since: status.since === undefined ? null : new Date(status.since).toISOString(),
     uptimeMs: status.since === undefined ? null : now - status.since,
-    draining: (status.draining ?? []).filter(alive).map(withConnections),
+    draining: (status.draining ?? []).filter(isRunning).map(withConnections),
     attempts
   }
 }

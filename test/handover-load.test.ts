@@ -1,22 +1,8 @@
 // Connection hand-over under load: busy and idle kept-alive connections across reloads, every
 // request counted, no connection closed or opened again (see test/handover.test.ts).
 import t from 'tap'
-import { fixture, predecessorGone, reload, startApp, type LogLine, type RunningApp } from './helpers/app'
-import { connect, type RawConnection } from './helpers/raw-http'
-
-interface Summary { moved: number, notMoved: number, closedIdle: number, forced: number, readyToDrainedMs: number }
-
-/** The predecessor's summary line (`exit`), once it has handed over. */
-function summary (app: RunningApp, pid: number): Promise<Summary> {
-  return app.waitFor(l => l.pid === pid && l.event === 'exit', `pid ${pid} to exit`)
-    .then((line: LogLine) => line.hotRestart as Summary)
-}
-
-async function ask (c: RawConnection, path = '/'): Promise<{ pid: number, close: boolean }> {
-  c.write(c.get(path))
-  const res = await c.next()
-  return { pid: (JSON.parse(res.body) as { pid: number }).pid, close: res.headers.connection === 'close' }
-}
+import { fixture, predecessorGone, reload, startApp } from './helpers/app'
+import { ask, connect, summary } from './helpers/raw-http'
 
 for (const [name, file] of [['Fastify', 'app.ts'], ['Express (node:http adapter)', 'express-app.ts']]) {
   t.test(`${name}, under load: 10 connections in closed loops and 100 idle ones across 2 reloads; every request answered once, no connection closed`, async t => {

@@ -2,22 +2,8 @@
 // predecessor moves each HTTP/1.1 connection to it at a request boundary, and the client's
 // next request is answered by the successor on the same TCP connection.
 import t from 'tap'
-import { predecessorGone, reload, startApp, type LogLine, type RunningApp } from './helpers/app'
-import { connect, type RawConnection } from './helpers/raw-http'
-
-interface Summary { moved: number, notMoved: number, closedIdle: number, forced: number, readyToDrainedMs: number }
-
-/** The predecessor's summary line (`exit`), once it has handed over. */
-function summary (app: RunningApp, pid: number): Promise<Summary> {
-  return app.waitFor(l => l.pid === pid && l.event === 'exit', `pid ${pid} to exit`)
-    .then((line: LogLine) => line.hotRestart as Summary)
-}
-
-async function ask (c: RawConnection, path = '/'): Promise<{ pid: number, close: boolean }> {
-  c.write(c.get(path))
-  const res = await c.next()
-  return { pid: (JSON.parse(res.body) as { pid: number }).pid, close: res.headers.connection === 'close' }
-}
+import { predecessorGone, reload, startApp } from './helpers/app'
+import { ask, connect, summary } from './helpers/raw-http'
 
 t.test('an idle kept-alive connection moves: its next requests are answered by the successor on the same connection, and the predecessor does not wait for idleGrace', async t => {
   const app = await startApp()

@@ -2,6 +2,7 @@
 // a request is sent (whole, in parts, several pipelined) and which connection it goes on.
 // Responses are parsed in order (each has a content-length, as Fastify's do).
 import net from 'node:net'
+import type { LogLine, RunningApp } from './app'
 
 export interface RawResponse {
   status: number
@@ -74,4 +75,20 @@ export function connect (port: number): Promise<RawConnection> {
       })
     })
   })
+}
+
+/** The summary of a predecessor's `exit` line, as the hand-over tests read it. */
+export interface ExitSummary { moved: number, notMoved: number, closedIdle: number, forced: number, readyToDrainedMs: number }
+
+/** The predecessor's summary line (`exit`), once it has handed over. */
+export function summary (app: RunningApp, pid: number): Promise<ExitSummary> {
+  return app.waitFor(l => l.pid === pid && l.event === 'exit', `pid ${pid} to exit`)
+    .then((line: LogLine) => line.hotRestart as ExitSummary)
+}
+
+/** A GET on the connection; resolves with the pid that answered and whether it said close. */
+export async function ask (c: RawConnection, path = '/'): Promise<{ pid: number, close: boolean }> {
+  c.write(c.get(path))
+  const res = await c.next()
+  return { pid: (JSON.parse(res.body) as { pid: number }).pid, close: res.headers.connection === 'close' }
 }

@@ -148,7 +148,11 @@ export class Upgrader {
         drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
         shutdown: (why) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          this.shutdown().then(() => 0, /* c8 ignore next */ () => 1).then(async code => { await settleLogger(log); this.seam.exit(code) })
+          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
+          void this.shutdown().then(async () => {
+            await settleLogger(log)
+            this.seam.exit(0)
+          })
         }
       }))
     }

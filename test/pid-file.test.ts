@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { type Stats, chmodSync, chownSync, closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, watch, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { checkPidFile, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
+import { checkPidFile, parseStatus, readPid, readStatus, removeIfOurs, statusPath, writeFileAtomic, writeServing, writeStatus } from '../lib/pid-file'
 import { kindOf, lstatOrUndefined, readSmallFile } from '../lib/safe-file'
 import { tempDir } from './helpers/app'
 
@@ -156,4 +156,11 @@ t.test('removeIfOurs never throws (a folder where the status file goes)', async 
   writeFileSync(join(statusPath(pidFile), 'x'), '')
   removeIfOurs(pidFile, 4321)
   t.ok(statSync(statusPath(pidFile)).isDirectory(), 'left alone')
+})
+
+t.test('a status file\'s text is a status only with a pid, an attempt counter and an attempts object', async t => {
+  t.ok(parseStatus('{"pid":1,"attempt":0,"attempts":{}}'))
+  for (const text of ['not json', '{"attempt":0,"attempts":{}}', '{"pid":1,"attempts":{}}', '{"pid":1,"attempt":0}', '{"pid":1,"attempt":0,"attempts":null}']) {
+    t.equal(parseStatus(text), undefined, text)
+  }
 })

@@ -39,8 +39,6 @@ import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
 
 export type { Logger } from './log'
-// moved to cwd.ts (the CLI uses it without loading this module); kept here for importers
-export { initialCwd }
 export type { UpgradeResult } from './protocol'
 
 /** An app served by this process: a Fastify instance or a node:http server. */

@@ -35,6 +35,9 @@ t.test('a failed reload, a reload and a shutdown publish each moment with pids, 
   t.match(failed, { pid: first, successorPid: Number, generation: 2, code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', message: /boom at boot/, durationMs: Number })
   t.match((await channel('upgrade:start')).message, { pid: first, successorPid: failed.successorPid, generation: 2 })
 
+  // pino writes asynchronously, the subscriber synchronously: the failure's log line can come
+  // after its channel line, and reload() below must not take it for the next reload's answer
+  await app.waitFor(l => l.event === 'upgrade.failed' && l.pid === first, 'the failure\'s log line')
   rmSync(bootFile)
   const from = app.lines.length
   const { successorPid } = await reload(app, first)

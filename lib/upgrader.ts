@@ -34,6 +34,7 @@ import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { stopAfterDelay } from './stop-delay'
 import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
@@ -79,6 +80,8 @@ export class Upgrader {
   readonly supervisor: SupervisorLink | undefined
   readonly options: ResolvedOptions
   state: UpgraderState = 'booting'
+  /** True during the stop delay (see stop-delay.ts): it still serves, but is not ready. */
+  stopping = false
   private readonly log: Logger
   private readonly cwd: string
   private readonly participants = new Map<Participant, boolean>()
@@ -144,10 +147,12 @@ export class Upgrader {
       log.info({ event: 'supervised', supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
       this.disposers.push(this.supervisor.listen({
         drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
-        shutdown: (why) => {
+        shutdown: (why, stopDelay) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
-          void this.shutdown().then(async () => {
+          // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
+          const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, options.stopDelay)
+          // it does not reject; if it did, the rejection would end the process (exit 1)
+          void stopAfterDelay(this, delay, log).then(async () => {
             await settleLogger(log)
             this.seam.exit(0)
           })
@@ -264,7 +269,7 @@ export class Upgrader {
 
   private refusal (): Error | undefined {
     if (this.seam.platform === 'win32') return new NotSupportedError('upgrade()', 'Windows')
-    if (this.state === 'draining' || this.state === 'closed') return new ShuttingDownError('draining or shutting down')
+    if (this.stopping || this.state === 'draining' || this.state === 'closed') return new ShuttingDownError('draining or shutting down')
     if (this.state === 'upgrading') return new UpgradeInProgressError()
     if (this.state === 'booting') return new NotReadyError()
     if (this.predecessor?.alive === true) return new PredecessorDrainingError(this.predecessor.pid)

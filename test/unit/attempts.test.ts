@@ -1,6 +1,6 @@
 // The refusal rules and the attempt record that a generation and the supervisor share.
 import t from 'tap'
-import { AttemptLog, refusal, type Phase } from '../lib/attempts'
+import { AttemptLog, refusal, type Phase } from '../../lib/attempts'
 
 t.test('each refusal has its own code, checked in order', async t => {
   const code = (phase: Phase, more: { platform?: NodeJS.Platform, predecessorDraining?: string } = {}): string | undefined =>

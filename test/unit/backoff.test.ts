@@ -1,6 +1,6 @@
 // The supervisor's crash backoff: a pure function of the recent crash times.
 import t from 'tap'
-import { crashBackoff, MAX_BACKOFF, RESTART_WINDOW } from '../lib/backoff'
+import { crashBackoff, MAX_BACKOFF, RESTART_WINDOW } from '../../lib/backoff'
 
 t.test('the first crash restarts at once, the next ones wait twice as long each, up to MAX_BACKOFF', async t => {
   const delays: Array<number | undefined> = []

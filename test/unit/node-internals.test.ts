@@ -9,11 +9,11 @@ import http2 from 'node:http2'
 import net from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { tempDir } from './helpers/app'
+import { tempDir } from '../helpers/app'
 import {
   acceptedBy, adoptConnection, boundAddress, createServerHandle, currentResponse, datagramHandle, handleFd, hasHandle, holdReading,
   httpConnections, httpParser, listensOnHandle, resumeHandle, serverHandle, setPipeName, setSocketServer, type ServerHandle
-} from '../lib/node-internals'
+} from '../../lib/node-internals'
 
 const node = `Node ${process.version}`
 

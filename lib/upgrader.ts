@@ -32,6 +32,7 @@ import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { activatedEntries } from './socket-activation'
 import { stopAfterDelay } from './stop-delay'
 import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
@@ -129,7 +130,8 @@ export class Upgrader {
       })
     }
 
-    this.sockets = new Sockets(manifest?.sockets ?? [], log)
+    // generation 1 standalone under systemd socket activation serves systemd's sockets
+    this.sockets = new Sockets(manifest?.sockets ?? (firstUpgrader && this.supervisor === undefined ? activatedEntries(log) : []), log)
     this.sockets.onListening = (listener: Listener) => {
       this.disposers.push(trackConnections(listener.server))
     }

@@ -24,6 +24,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
+import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
@@ -97,6 +98,7 @@ export class Supervisor {
   private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
+  private readonly relay: ConnectionRelay
   /** Resolves with the supervisor's exit code once every worker has exited. */
   readonly done: Promise<number>
   private finished!: (code: number) => void
@@ -104,6 +106,7 @@ export class Supervisor {
   constructor (options: SupervisorOptions) {
     this.options = options
     this.log = options.log
+    this.relay = new ConnectionRelay(options.log)
     this.workers = options.workers ?? 1
     this.sockets = options.listening ?? []
     this.done = new Promise(resolve => { this.finished = resolve })
@@ -177,6 +180,8 @@ export class Supervisor {
     // each with its handle; anything else that comes with a handle is closed, never held
     let booting = true
     child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
+      // a draining worker's kept-alive connections go to the serving generation (handover-relay.ts)
+      if (this.relay.forward(raw, handle, worker.group === this.current ? undefined : this.current?.workers)) return
       const reading = readGenerationMessage(raw)
       if (reading !== undefined && 'rejected' in reading) {
         this.log.warn({ event: 'protocol.rejected', from: 'generation', generationPid: worker.pid, why: reading.rejected },

@@ -35,11 +35,6 @@ export function isStreamHandle (handle: unknown): handle is StreamHandle {
   return typeof h === 'object' && h !== null && !(h instanceof net.Socket) && typeof h.readStart === 'function' && typeof h.close === 'function'
 }
 
-/** In the worker that receives a relayed connection: a net.Socket on its raw handle, as Node makes one for a sent net.Socket. */
-export function wrapHandle (handle: StreamHandle): net.Socket {
-  return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
-}
-
 /** What the relay did, for tests and logs. */
 export interface RelayReport {
   /** Connections sent on to a worker of the serving generation. */

@@ -18,32 +18,17 @@ import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import { isStreamHandle, wrapHandle } from './handover-relay'
+import { isStreamHandle } from './handover-relay'
+import { acceptedBy, adoptConnection, currentResponse, hasHandle, holdReading, httpConnections, httpParser, resumeHandle, setSocketServer, socketOnHandle } from './node-internals'
 import { describeEntry, isConnectionMessage, type ConnectionMessage, type SocketEntry } from './protocol'
 import { handOver, type Listener } from './sockets'
 
 export { isConnectionMessage }
 export type { ConnectionMessage }
 
-/** A socket of a node:http server, with the fields Node keeps on it. */
-interface HttpSocket extends net.Socket {
-  _httpMessage?: http.ServerResponse | null
-  /** The HTTP parser; null once the connection left HTTP (upgrade) or closed. */
-  parser?: unknown
-  _server?: net.Server | null
-}
-
-/** Node's list of a server's HTTP connections (`http.Server[kConnections]`), by its symbol's name. */
-interface ConnectionsList { idle (): Array<{ socket?: net.Socket }> }
-
-function connectionsList (server: http.Server): ConnectionsList | undefined {
-  const key = Object.getOwnPropertySymbols(server).find(symbol => symbol.description === 'http.server.connections')
-  return key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList>)[key]
-}
-
 /** Whether the connections of `server` can move: plain HTTP/1.1 (TCP or unix), not TLS, not HTTP/2. */
 export function canMove (server: net.Server): server is http.Server {
-  return server instanceof http.Server && !(server instanceof https.Server) && connectionsList(server) !== undefined
+  return server instanceof http.Server && !(server instanceof https.Server) && httpConnections(server) !== undefined
 }
 
 /**
@@ -53,7 +38,7 @@ export function canMove (server: net.Server): server is http.Server {
 export function parserIdle (server: http.Server): Set<net.Socket> {
   const idle = new Set<net.Socket>()
   // a parser leaves the list when it is freed, so every one in it has its socket
-  for (const { socket } of connectionsList(server)?.idle() ?? []) idle.add(socket as net.Socket)
+  for (const { socket } of httpConnections(server)?.idle() ?? []) idle.add(socket as net.Socket)
   return idle
 }
 
@@ -66,8 +51,7 @@ export function parserIdle (server: http.Server): Set<net.Socket> {
  * The answer holds until the socket reads again: stop reading (`socket.pause()`) before acting.
  */
 export function atBoundary (socket: net.Socket, idle: Set<net.Socket>): boolean {
-  const s = socket as HttpSocket
-  return !s.destroyed && s._httpMessage == null && s.writableLength === 0 && s.parser != null && (idle.has(s) || s.bytesRead === 0)
+  return !socket.destroyed && currentResponse(socket) == null && socket.writableLength === 0 && httpParser(socket) != null && (idle.has(socket) || socket.bytesRead === 0)
 }
 
 /**
@@ -76,26 +60,22 @@ export function atBoundary (socket: net.Socket, idle: Set<net.Socket>): boolean 
  * listeners (node:http's, the drain's tracking) see it.
  */
 export function adopt (server: net.Server, socket: net.Socket): void {
-  const s = socket as HttpSocket
-  const counted = server as unknown as { _connections: number }
-  counted._connections++
-  s._server = server
-  ;(s as unknown as { server: net.Server }).server = server
+  adoptConnection(server, socket)
   server.emit('connection', socket)
 }
 
 /**
  * Where the predecessor sends connections: the successor's IPC channel, or the supervisor's
- * (handover-relay.ts). `done` is called once the handle has left (`null`), or with the error
- * that kept it from leaving.
+ * (handover-relay.ts). `handle` is the socket's (reading stopped). `done` is called once the
+ * handle has left (`null`), or with the error that kept it from leaving.
  */
 export interface HandoverTarget {
-  send (message: ConnectionMessage, socket: net.Socket, done: (err: Error | null) => void): void
+  send (message: ConnectionMessage, socket: net.Socket, handle: object | null, done: (err: Error | null) => void): void
 }
 
-/** The standalone target: the successor's own IPC channel (the socket's handle travels, and is closed here once sent). */
+/** The standalone target: the successor's own IPC channel (the socket travels; Node closes its handle here once sent). */
 export function toSuccessor (successor: Pick<ChildProcess, 'send'>): HandoverTarget {
-  return { send: (message, socket, done) => { successor.send(message, socket, { keepOpen: false }, done) } }
+  return { send: (message, socket, _handle, done) => { successor.send(message, socket, { keepOpen: false }, done) } }
 }
 
 /**
@@ -105,11 +85,7 @@ export function toSuccessor (successor: Pick<ChildProcess, 'send'>): HandoverTar
  * then the Handover closes it.
  */
 export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>): HandoverTarget {
-  return {
-    send: (message, socket, done) => {
-      proc.send!(message, (socket as unknown as { _handle: never })._handle, done)
-    }
-  }
+  return { send: (message, _socket, handle, done) => { proc.send!(message, handle as never, done) } }
 }
 
 /**
@@ -159,8 +135,8 @@ export class Handover {
    * when idle): its server's connections can move and it still speaks HTTP.
    */
   keeps (socket: net.Socket): boolean {
-    const server = (socket as HttpSocket)._server
-    return server != null && this.addresses.has(server) && canMove(server) && (socket as HttpSocket).parser !== null && !this.refused.has(socket)
+    const server = acceptedBy(socket)
+    return server != null && this.addresses.has(server) && canMove(server) && httpParser(socket) !== null && !this.refused.has(socket)
   }
 
   /**
@@ -170,7 +146,7 @@ export class Handover {
   move (sockets: Iterable<net.Socket>): void {
     const idle = new Map<http.Server, Set<net.Socket>>()
     for (const socket of sockets) {
-      const server = (socket as HttpSocket)._server as http.Server
+      const server = acceptedBy(socket) as http.Server
       if (this.sending.has(socket) || !this.keeps(socket)) continue
       let idleSockets = idle.get(server)
       if (idleSockets === undefined) idle.set(server, idleSockets = parserIdle(server))
@@ -190,21 +166,17 @@ export class Handover {
     // nothing in this process starts it again.
     socket.pause()
     socket.setTimeout(0)
-    const handle = (socket as HttpSocket & { _handle?: { reading?: boolean, readStop?: () => number } | null })._handle
-    handle?.readStop?.()
-    if (handle != null) handle.reading = true
+    const handle = holdReading(socket)
     // Node tracks a socket of a net.Server sent to another process for cluster (the server's
     // close() would then wait for the successor's connections): a socket without its server
     // is sent as a plain connection
-    const s = socket as HttpSocket & { server?: net.Server | null, _handle?: unknown }
-    const server = s.server
-    s.server = null
-    this.target.send({ hotRestart: 'connection', socket: address }, socket, (err) => {
-      if (err !== null && handle != null && s._handle === handle) {
+    const server = setSocketServer(socket, null)
+    this.target.send({ hotRestart: 'connection', socket: address }, socket, handle, (err) => {
+      if (err !== null && handle !== null && hasHandle(socket, handle)) {
         // never sent (the channel to the successor had closed): this process serves it on,
         // and drains it as it drains what cannot move
-        s.server = server
-        handle.reading = false
+        setSocketServer(socket, server)
+        resumeHandle(handle)
         this.refused.add(socket)
         this.report.fellBack++
         socket.resume()
@@ -249,7 +221,7 @@ export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, do
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isConnectionMessage(message)) return
     // from a predecessor, a net.Socket; relayed by the supervisor, the raw handle (see handover-relay.ts)
-    const socket = handle instanceof net.Socket ? handle : isStreamHandle(handle) ? wrapHandle(handle) : undefined
+    const socket = handle instanceof net.Socket ? handle : isStreamHandle(handle) ? socketOnHandle(handle) : undefined
     if (socket === undefined) return
     const server = receiver.draining ? undefined : serverOn(receiver, message.socket)
     if (server === undefined) socket.destroy()

@@ -12,9 +12,10 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
+import { datagramHandle, serverHandle } from './node-internals'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
-import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
+import { handOver, type Datagram, type Listener } from './sockets'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -112,7 +113,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     sendSockets (listeners, datagrams) {
       for (const listener of listeners) {
         const { entries } = handOver([listener])
-        const handle = (listener.server as unknown as { _handle?: unknown })._handle
+        const handle = serverHandle(listener.server)
         if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
       }
       for (const datagram of datagrams) {

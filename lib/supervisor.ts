@@ -23,19 +23,16 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
+import { AttemptLog, refusal, type Phase } from './attempts'
+import { crashBackoff, RESTART_WINDOW } from './backoff'
+import { SuccessorExitedError } from './errors'
 import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
-import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
 import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger } from './log'
-
-/** Crashes older than this (ms) no longer count towards `maxRestarts`. */
-export const RESTART_WINDOW = 60_000
-/** The longest wait between two restarts (ms). */
-export const MAX_BACKOFF = 5_000
 
 export type { Held }
 
@@ -77,6 +74,11 @@ interface Group {
 
 export type SupervisorState = 'starting' | 'serving' | 'reloading' | 'restarting' | 'stopping'
 
+/** The supervisor's states in the words of the refusal rules (attempts.ts). */
+const PHASE: Record<SupervisorState, Phase> = {
+  starting: 'booting', serving: 'serving', reloading: 'upgrading', restarting: 'restarting', stopping: 'stopping'
+}
+
 export class Supervisor {
   state: SupervisorState = 'starting'
   /** The generation number of the newest worker that became ready (a reload's or a restart's). */
@@ -88,8 +90,7 @@ export class Supervisor {
   private sockets: Held[]
   private readonly workers: number
   private started = 0
-  private attempt = 0
-  private readonly attempts: Record<string, AttemptStatus> = {}
+  private readonly attempts = new AttemptLog(() => this.writeStatusFile())
   private crashes: number[] = []
   private restartTimer: NodeJS.Timeout | undefined
   private restarting = 0
@@ -168,7 +169,7 @@ export class Supervisor {
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     this.log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
     // for `reload`'s progress: the pid that boots
-    if (this.state === 'reloading' && this.attempts[this.attempt]?.successorPid === undefined) this.record(this.attempt, { state: 'upgrading', successorPid: child.pid, generation })
+    if (this.state === 'reloading' && this.attempts.attempts[this.attempts.attempt]?.successorPid === undefined) this.attempts.record(this.attempts.attempt, { state: 'upgrading', successorPid: child.pid, generation })
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -304,19 +305,6 @@ export class Supervisor {
       (err: Error & { code?: string }) => this.send(worker, { hotRestart: 'upgraded', id, error: { code: err.code, message: err.message } }))
   }
 
-  private refusal (): Error | undefined {
-    if (this.state === 'stopping') return new ShuttingDownError('shutting down')
-    if (this.state === 'reloading') return new UpgradeInProgressError()
-    if (this.state !== 'serving') return new NotReadyError()
-    if (this.draining.size > 0) return new PredecessorDrainingError([...this.draining].flatMap(g => this.pids(g)).join(', '))
-    return undefined
-  }
-
-  private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
-    this.writeStatusFile()
-  }
-
   /**
    * Writes the status file (for the CLI). A write that fails (a full disk, a path taken) is
    * logged and changes nothing else: it never throws into a reload or a crash restart.
@@ -326,7 +314,7 @@ export class Supervisor {
     const servingPids = this.current === undefined ? [] : this.pids(this.current)
     const draining = [...this.draining].flatMap(g => this.pids(g))
     try {
-      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
+      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempts.attempt, attempts: this.attempts.attempts, state: this.state, servingPids, draining })
     } catch (err) {
       this.log.error({ event: 'supervisor.status-file.failed', err, pidFile: this.options.pidFile },
         `hot-restart supervisor: could not write the status file: ${(err as Error).message}`)
@@ -338,16 +326,16 @@ export class Supervisor {
    * Rejects with a coded error, the serving generation serving on, if refused or failed.
    */
   async reload (trigger: string): Promise<UpgradeResult> {
-    const attempt = ++this.attempt
-    const refused = this.refusal()
+    const attempt = this.attempts.next()
+    const draining = [...this.draining].flatMap(g => this.pids(g))
+    const refused = refusal({ phase: PHASE[this.state], predecessorDraining: draining.length > 0 ? draining.join(', ') : undefined })
     if (refused !== undefined) {
-      const code = (refused as { code?: string }).code
+      const code = this.attempts.refused(attempt, refused)
       this.log.warn({ event: 'supervisor.reload.refused', code, trigger }, `hot-restart supervisor: reload refused: ${refused.message}`)
-      this.record(attempt, { state: 'refused', code, message: refused.message })
       throw refused
     }
     this.state = 'reloading'
-    this.record(attempt, { state: 'upgrading' })
+    this.attempts.record(attempt, { state: 'upgrading' })
     const started = performance.now()
     const generation = this.started + 1
     this.log.info({ event: 'supervisor.reload.started', trigger, generation }, 'hot-restart supervisor: reload started')
@@ -360,7 +348,7 @@ export class Supervisor {
       if ((this.state as SupervisorState) === 'stopping') throw err
       this.state = 'serving'
       this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
-      this.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
+      this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
       // workers that crashed meanwhile are replaced now
       if (this.current!.workers.size < this.workers) this.restart()
       void this.notify('READY=1')
@@ -372,7 +360,7 @@ export class Supervisor {
     this.serve(next, old, readyMs)
     this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.pids(old)[0], drainingPids: this.pids(old) },
       'hot-restart supervisor: reloaded')
-    this.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
+    this.attempts.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
     void this.notify('READY=1')
     return { pid: pids[0]!, generation, readyMs }
   }
@@ -403,9 +391,9 @@ export class Supervisor {
    * with backoff; gives up past maxRestarts.
    */
   private restart (): void {
-    const now = performance.now()
-    this.crashes = [...this.crashes.filter(t => now - t < RESTART_WINDOW), now]
-    if (this.crashes.length > this.options.maxRestarts) {
+    const { crashes, delay } = crashBackoff(this.crashes, performance.now(), this.options.maxRestarts)
+    this.crashes = crashes
+    if (delay === undefined) {
       this.log.error({ event: 'supervisor.gave-up', crashes: this.crashes.length, maxRestarts: this.options.maxRestarts, windowMs: RESTART_WINDOW },
         'hot-restart supervisor: too many crashes; giving up')
       this.stop(1).catch(/* c8 ignore next */ () => {})
@@ -413,7 +401,6 @@ export class Supervisor {
     }
     this.state = 'restarting'
     if (this.restartTimer !== undefined) return // it starts every missing worker
-    const delay = this.crashes.length <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes.length - 2), MAX_BACKOFF)
     const started = performance.now()
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined

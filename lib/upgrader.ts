@@ -23,15 +23,13 @@ import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import { channels, publish } from './events'
 import { Handover, listeningAddresses, receiveConnections, toSuccessor, viaSupervisor } from './handover'
-import {
-  InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
-  SocketTooLateError, UpgradeInProgressError
-} from './errors'
+import { AttemptLog, refusal } from './attempts'
+import { InvalidOptionError, SocketTooLateError } from './errors'
 import { settleLogger, type Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
-import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { spawnSuccessor, type Successor } from './successor'
@@ -89,8 +87,7 @@ export class Upgrader {
   private readonly pidFile: string | undefined
   private successor: Successor | undefined
   private closing: Promise<void> | undefined
-  private attempt = 0
-  private readonly attempts: Record<string, AttemptStatus> = {}
+  private readonly attempts = new AttemptLog(() => this.writeStatusFile())
   private readonly socketNames = new Set<string>()
 
   constructor (options: ResolvedOptions, log: Logger, seam: ProcessSeam = realProcess) {
@@ -266,22 +263,12 @@ export class Upgrader {
     this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
 
-  private refusal (): Error | undefined {
-    if (this.seam.platform === 'win32') return new NotSupportedError('upgrade()', 'Windows')
-    if (this.state === 'draining' || this.state === 'closed') return new ShuttingDownError('draining or shutting down')
-    if (this.state === 'upgrading') return new UpgradeInProgressError()
-    if (this.state === 'booting') return new NotReadyError()
-    if (this.predecessor?.alive === true) return new PredecessorDrainingError(this.predecessor.pid)
-    return undefined
-  }
-
-  private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
+  private writeStatusFile (): void {
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
     try {
       // another process may serve from this pid file now (our successor): never write over it
       if (readStatus(this.pidFile)?.pid !== process.pid) return
-      writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+      writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempts.attempt, attempts: this.attempts.attempts })
     } catch (err) {
       this.log.error({ event: 'status-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
@@ -293,17 +280,21 @@ export class Upgrader {
    * if the upgrade is refused or the successor fails.
    */
   async upgrade (): Promise<UpgradeResult> {
-    const attempt = ++this.attempt
-    const refused = this.refusal()
+    const attempt = this.attempts.next()
+    const refused = refusal({
+      phase: this.state,
+      platform: this.seam.platform,
+      predecessorDraining: this.predecessor?.alive === true ? String(this.predecessor.pid) : undefined
+    })
     if (refused !== undefined) {
       this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code }, `hot-restart: upgrade refused: ${refused.message}`)
-      this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
+      this.attempts.refused(attempt, refused)
       throw refused
     }
     // under a supervisor, the supervisor spawns the successor and tells this process to drain
     if (this.supervisor !== undefined) return await this.supervisor.upgrade()
     this.state = 'upgrading'
-    this.record(attempt, { state: 'upgrading' })
+    this.attempts.record(attempt, { state: 'upgrading' })
     const started = performance.now()
     const { entries, fds } = handOver(this.sockets.listeners, this.sockets.datagrams)
     const generation = this.generation + 1
@@ -314,7 +305,7 @@ export class Upgrader {
       log: this.log
     })
     this.successor = successor
-    this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
+    this.attempts.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     publish(channels.upgradeStart, () => ({ successorPid: successor.pid, generation }))
     let ready
@@ -326,7 +317,7 @@ export class Upgrader {
       const e = err as Error & { code?: string, cause?: unknown }
       this.log.error({ event: 'upgrade.failed', err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
         `hot-restart: upgrade failed; still serving: ${e.message}`)
-      this.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
+      this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
       publish(channels.upgradeFailed, () => ({ successorPid: successor.pid, generation, code: e.code, message: e.message, durationMs: Math.round(performance.now() - started) }))
       throw err
     }
@@ -337,7 +328,7 @@ export class Upgrader {
       'hot-restart: the successor is ready; draining')
     publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) }))
     // where the successor could not write the pid file, this record still leads the CLI to it
-    this.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
+    this.attempts.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
     const handover = this.options.connectionHandover ? new Handover(toSuccessor(successor.process), listeningAddresses(this.sockets.listeners)) : undefined
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt }, handover)
       .catch(/* c8 ignore next */ () => {})

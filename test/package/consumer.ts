@@ -1,4 +1,4 @@
-// A TypeScript consumer of the packed package. test/package.test.ts compiles it under
+// A TypeScript consumer of the packed package. test/e2e/package.test.ts compiles it under
 // moduleResolution node10, node16 (CommonJS), nodenext (ESM) and bundler, then runs the
 // output: the types are what the JavaScript gives, whatever the module setup.
 import http from 'node:http'

@@ -1,5 +1,5 @@
 'use strict'
-// Used by the runtime consumers (runtime.cjs, runtime.mjs) that test/package.test.ts runs
+// Used by the runtime consumers (runtime.cjs, runtime.mjs) that test/e2e/package.test.ts runs
 // against the packed package: registers the plugin on a real Fastify app and gives the
 // node:http adapter a real server, each answering one request on 127.0.0.1.
 const assert = require('node:assert/strict')

@@ -1,4 +1,4 @@
-// A native ESM consumer of the packed package; test/package.test.ts runs it in a scratch project.
+// A native ESM consumer of the packed package; test/e2e/package.test.ts runs it in a scratch project.
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import plugin, * as pluginNamespace from 'fastify-hot-restart'

@@ -1,0 +1,177 @@
+// lib/handover.ts in-process, with real servers and sockets: which connections may move and
+// when, what a connection that could not be sent becomes, and the successor's adoption. The
+// moves between processes are in test/e2e/handover.test.ts.
+import { execFileSync } from 'node:child_process'
+import { EventEmitter, once } from 'node:events'
+import http from 'node:http'
+import http2 from 'node:http2'
+import https from 'node:https'
+import net from 'node:net'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { drain, trackConnections } from '../../lib/drain'
+import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, receiveConnections, type HandoverTarget } from '../../lib/handover'
+import { connect } from '../helpers/raw-http'
+
+async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')): Promise<{ server: http.Server, port: number }> {
+  const server = http.createServer(handler)
+  const untrack = trackConnections(server)
+  await once(server.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => { untrack(); server.closeAllConnections(); server.close() })
+  return { server, port: (server.address() as net.AddressInfo).port }
+}
+
+t.test('which servers can hand connections over: plain HTTP/1.1 only', async t => {
+  const dir = t.testdir()
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=localhost',
+    '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  const plain = http.createServer()
+  await once(plain.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => plain.close())
+  t.ok(canMove(plain), 'node:http')
+  t.notOk(canMove(http.createServer()), 'not before it listens (Node tracks its connections from then on)')
+  t.same([...parserIdle(http.createServer())], [], 'and before it listens, no connection is idle')
+  t.notOk(canMove(https.createServer()), 'not TLS: the session cannot cross processes')
+  t.notOk(canMove(http2.createServer() as unknown as net.Server), 'not HTTP/2')
+  t.notOk(canMove(net.createServer()), 'not another protocol')
+})
+
+t.test('a connection is at a boundary before its first byte and between requests; not with a request begun or in flight', async t => {
+  let respond!: () => void
+  const { server, port } = await serve(t, (req, res) => {
+    if (req.url === '/wait') respond = () => res.end('late')
+    else res.end('ok')
+  })
+  const accepted = once(server, 'connection')
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  const [socket] = await accepted as [net.Socket]
+  t.ok(atBoundary(socket, parserIdle(server)), 'a connection that has sent nothing')
+  c.write(c.get('/'))
+  await c.next()
+  t.ok(atBoundary(socket, parserIdle(server)), 'after a complete request and its response')
+  c.write('GET / HTTP/1.1\r\nHo')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.notOk(atBoundary(socket, parserIdle(server)), 'with a request half read')
+  c.write('st: x\r\n\r\n')
+  await c.next()
+  c.write(c.get('/wait'))
+  while (respond === undefined) await new Promise(resolve => setTimeout(resolve, 5))
+  t.notOk(atBoundary(socket, parserIdle(server)), 'with a response in flight')
+  respond()
+  await c.next()
+  t.ok(atBoundary(socket, parserIdle(server)), 'once it is written')
+})
+
+t.test('a connection that cannot be sent (the successor has gone) is drained here as before', async t => {
+  const { server, port } = await serve(t)
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  c.write(c.get('/'))
+  await c.next()
+  const sends: string[] = []
+  const closed: HandoverTarget = {
+    send (message, _socket, _handle, done) {
+      sends.push(message.socket)
+      process.nextTick(done, Object.assign(new Error('channel closed'), { code: 'ERR_IPC_CHANNEL_CLOSED' }))
+    }
+  }
+  const handover = new Handover(closed, new Map([[server, `127.0.0.1:${port}`]]))
+  const drained = drain([server], 5000, 200, handover)
+  while (handover.report.fellBack === 0) await new Promise(resolve => setTimeout(resolve, 5))
+  t.same(sends, [`127.0.0.1:${port}`], 'one attempt, named by the address of its listening socket')
+  c.write(c.get('/'))
+  const res = await c.next()
+  t.equal(res.headers.connection, 'close', 'its next request is answered with Connection: close, as in the drain without hand-over')
+  const report = await drained
+  t.equal(report.moved, 0)
+  t.equal(report.notMoved, 1, 'reported as not moved')
+})
+
+t.test('the successor adopts a connection as if it had accepted it', async t => {
+  const { server } = await serve(t, (_req, res) => res.end('adopted'))
+  const other = net.createServer()
+  await once(other.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => other.close())
+  // a connection accepted by another server stands for one received from the predecessor
+  const accepted = once(other, 'connection')
+  const c = await connect((other.address() as net.AddressInfo).port)
+  t.teardown(() => c.close())
+  const [socket] = await accepted as [net.Socket]
+  const connections = await new Promise<number>(resolve => server.getConnections((_err, n) => resolve(n)))
+  adopt(server, socket)
+  t.equal(await new Promise<number>(resolve => server.getConnections((_err, n) => resolve(n))), connections + 1, 'counted among the server\'s connections')
+  c.write(c.get('/'))
+  t.equal((await c.next()).body, 'adopted', 'served by the adopting server\'s handler')
+})
+
+t.test('connection messages are checked before anything is trusted', async t => {
+  t.ok(isConnectionMessage({ hotRestart: 'connection', socket: '127.0.0.1:3000' }))
+  for (const bad of [null, 'connection', {}, { hotRestart: 'connection' }, { hotRestart: 'connection', socket: '' }, { hotRestart: 'connection', fd: 3 }, { hotRestart: 'ready', socket: '/tmp/s' }]) {
+    t.notOk(isConnectionMessage(bad), JSON.stringify(bad))
+  }
+})
+
+t.test('a send that fails once the handle has left closes the connection and counts it', async t => {
+  const { server, port } = await serve(t)
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  c.write(c.get('/'))
+  await c.next()
+  // the handle leaves (as Node's send takes it), then the write to the channel fails
+  const lost: HandoverTarget = {
+    send (_message, socket, _handle, done) {
+      const s = socket as net.Socket & { _handle: { close (): void } | null }
+      const handle = s._handle!
+      s._handle = null
+      handle.close()
+      process.nextTick(done, new Error('write EPIPE'))
+    }
+  }
+  const handover = new Handover(lost, new Map([[server, `127.0.0.1:${port}`]]))
+  const report = await drain([server], 5000, 200, handover)
+  t.equal(handover.report.failed, 1, 'counted as failed')
+  t.equal(report.notMoved, 1)
+  if (!c.closed) await once(c.socket, 'close')
+  t.ok(c.closed, 'the client sees its idle connection close')
+})
+
+t.test('the successor takes a connection only from a connection message with its handle, for a socket it serves', async t => {
+  const { server } = await serve(t, (_req, res) => res.end('adopted'))
+  const proc = new EventEmitter() as unknown as NodeJS.Process
+  let gone!: () => void
+  const done = new Promise<void>(resolve => { gone = resolve })
+  const entry = { fd: 3, kind: 'tcp' as const, address: '127.0.0.1', port: 3000, requested: { host: '127.0.0.1', port: 3000 } }
+  // a listener bound here (none inherited) is never a connection's destination
+  const receiver = { draining: false, sockets: { listeners: [{ server: http.createServer() }, { server, inherited: entry }] } }
+  receiveConnections(proc, receiver, done)
+  const other = net.createServer()
+  await once(other.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => other.close())
+  const accept = async (): Promise<{ socket: net.Socket, client: Awaited<ReturnType<typeof connect>> }> => {
+    const accepted = once(other, 'connection')
+    const client = await connect((other.address() as net.AddressInfo).port)
+    t.teardown(() => client.close())
+    const [socket] = await accepted as [net.Socket]
+    return { socket, client }
+  }
+  proc.emit('message', { hotRestart: 'ready' }, undefined)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, undefined)
+  const unknown = await accept()
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3001' }, unknown.socket)
+  if (!unknown.client.closed) await once(unknown.client.socket, 'close')
+  t.ok(unknown.client.closed, 'a connection for a socket no server here listens on is closed')
+  const known = await accept()
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, known.socket)
+  known.client.write(known.client.get('/'))
+  t.equal((await known.client.next()).body, 'adopted', 'one for a socket it serves is adopted')
+  receiver.draining = true
+  const late = await accept()
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, late.socket)
+  if (!late.client.closed) await once(late.client.socket, 'close')
+  t.ok(late.client.closed, 'one that arrives once this process drains is closed')
+  gone()
+  await done
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal((proc as unknown as EventEmitter).listenerCount('message'), 0, 'it stops listening once the predecessor has gone')
+})

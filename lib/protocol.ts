@@ -16,7 +16,7 @@
  * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
  * | supervisor -> generation        | `upgraded` (id, result or error) | the outcome of that reload |
  * | supervisor -> generation        | `drain` (successorPid, generation, signalToReadyMs) | the next generation is ready: drain and exit |
- * | supervisor -> generation        | `shutdown`           | drain and exit (the supervisor stops, or the generation failed) |
+ * | supervisor -> generation        | `shutdown` (stopDelay when it stops) | drain and exit (the supervisor stops, or the generation failed) |
  * | supervisor -> generation        | `predecessor` (pid)  | the generation this one replaces, while it drains |
  * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
  * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket) + handle | a kept-alive connection handed over (see handover.ts) |
@@ -104,7 +104,7 @@ export type GenerationMessage =
 /** Messages from the supervisor to a generation. */
 export type SupervisorMessage =
   | ({ hotRestart: 'drain' } & DrainOrder)
-  | { hotRestart: 'shutdown' }
+  | { hotRestart: 'shutdown', stopDelay?: number }
   | { hotRestart: 'predecessor', pid: number }
   | { hotRestart: 'predecessor-exited' }
   | ConnectionMessage
@@ -174,7 +174,8 @@ export function readSupervisorMessage (raw: unknown): Reading<SupervisorMessage>
     case 'drain':
       why = isInt(m.successorPid, 1) && isInt(m.generation, 1) && isInt(m.signalToReadyMs, 0) ? undefined : 'needs "successorPid", "generation" and "signalToReadyMs"'
       break
-    case 'shutdown': case 'predecessor-exited': break
+    case 'shutdown': why = m.stopDelay === undefined || isInt(m.stopDelay, 0) ? undefined : '"stopDelay" is not a non-negative integer'; break
+    case 'predecessor-exited': break
     case 'predecessor': why = isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
     case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
     case 'upgraded': {

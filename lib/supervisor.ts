@@ -50,6 +50,8 @@ export interface SupervisorOptions {
   workers?: number
   /** Sockets the supervisor bound itself (`--listen`); generation 1 must serve each of them. */
   listening?: Held[]
+  /** On stop, how long each generation serves on before it drains (`--stop-delay`, see stop-delay.ts). @default 0 (ms) */
+  stopDelay?: number
   log: Logger
 }
 
@@ -443,7 +445,7 @@ export class Supervisor {
       this.log.info({ event: 'supervisor.stopping', generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
       await Promise.all([...this.booting].map(s => s.kill()))
-      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown' })
+      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown', stopDelay: this.options.stopDelay ?? 0 })
       await Promise.all([...this.children].map(w => w.exited))
       this.close()
       this.log.info({ event: 'supervisor.stopped', exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')

@@ -32,6 +32,7 @@ import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
 import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { stopAfterDelay } from './stop-delay'
 import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
@@ -77,6 +78,8 @@ export class Upgrader {
   readonly supervisor: SupervisorLink | undefined
   readonly options: ResolvedOptions
   state: UpgraderState = 'booting'
+  /** True during the stop delay (see stop-delay.ts): it still serves, but is not ready. */
+  stopping = false
   private readonly log: Logger
   private readonly cwd: string
   private readonly participants = new Map<Participant, boolean>()
@@ -145,10 +148,12 @@ export class Upgrader {
           const handover = this.options.connectionHandover ? new Handover(viaSupervisor(process), listeningAddresses(this.sockets.listeners)) : undefined
           this.finish('upgrade', { ...order, readyAt: performance.now() }, handover).catch(/* c8 ignore next */ () => {})
         },
-        shutdown: (why) => {
+        shutdown: (why, stopDelay) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
-          void this.shutdown().then(async () => {
+          // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
+          const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, options.stopDelay)
+          // it does not reject; if it did, the rejection would end the process (exit 1)
+          void stopAfterDelay(this, delay, log).then(async () => {
             await settleLogger(log)
             this.seam.exit(0)
           })
@@ -282,7 +287,8 @@ export class Upgrader {
   async upgrade (): Promise<UpgradeResult> {
     const attempt = this.attempts.next()
     const refused = refusal({
-      phase: this.state,
+      // the stop delay: it serves on, but is going
+      phase: this.stopping ? 'stopping' : this.state,
       platform: this.seam.platform,
       predecessorDraining: this.predecessor?.alive === true ? String(this.predecessor.pid) : undefined
     })

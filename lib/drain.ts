@@ -67,7 +67,7 @@ function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
  * Makes `res` say `Connection: close` when its headers are written, if no request was read after
  * its own on the socket by then (a later one is answered on the same socket first).
  */
-function closeWhenLast (res: http.ServerResponse): void {
+export function closeWhenLast (res: http.ServerResponse): void {
   if (res.headersSent) return
   const writeHead = res.writeHead
   res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {

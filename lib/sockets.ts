@@ -214,12 +214,6 @@ export class Sockets {
     this.onListening?.(listener)
   }
 
-  /** The server that listens on the inherited socket `fd`, if any. */
-  serverFor (fd: number): net.Server | undefined {
-    for (const listener of this.listeners) if (listener.inherited?.fd === fd) return listener.server
-    return undefined
-  }
-
   /**
    * Closes the inherited sockets that no listen call claimed (once the successor is ready), and
    * unlinks their unix socket paths.

@@ -24,8 +24,11 @@ export type { DrainOrder, SupervisorMessage }
 /** What a generation does when the supervisor says so. */
 export interface SupervisorHandlers {
   drain (order: DrainOrder): void
-  /** The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect'). */
-  shutdown (why: 'shutdown' | 'disconnect'): void
+  /**
+   * The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect').
+   * `stopDelay` is set when the supervisor stops (its `--stop-delay`, 0 by default).
+   */
+  shutdown (why: 'shutdown' | 'disconnect', stopDelay?: number): void
 }
 
 export interface SupervisorLink {
@@ -84,7 +87,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     if (message.hotRestart === 'predecessor') predecessorPid = message.pid
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart === 'drain') handlers?.drain(message)
-    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown')
+    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown', message.stopDelay)
     if (message.hotRestart !== 'upgraded') return
     const waiting = pending.get(message.id)
     if (waiting === undefined) return reject(`"upgraded": no upgrade ${message.id} was asked for`)

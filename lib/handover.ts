@@ -14,23 +14,17 @@
  * upgraded connection). Otherwise it is answered here and tried again after its response.
  * What cannot move (TLS, HTTP/2, upgraded connections, a failed send) keeps the old drain.
  */
+import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
-import { acceptedBy, adoptConnection, currentResponse, hasHandle, holdReading, httpConnections, httpParser, resumeHandle, setSocketServer } from './node-internals'
+import { isStreamHandle } from './handover-relay'
+import { acceptedBy, adoptConnection, currentResponse, hasHandle, holdReading, httpConnections, httpParser, resumeHandle, setSocketServer, socketOnHandle } from './node-internals'
+import { describeEntry, isConnectionMessage, type ConnectionMessage, type SocketEntry } from './protocol'
+import { handOver, type Listener } from './sockets'
 
-/** The message that carries a connection; the handle travels with it. */
-export interface ConnectionMessage {
-  hotRestart: 'connection'
-  /** The fd (in the successor) of the inherited listening socket that accepted the connection. */
-  fd: number
-}
-
-/** Whether a message received over the IPC channel is a connection message of the right shape. */
-export function isConnectionMessage (message: unknown): message is ConnectionMessage {
-  const m = message as Partial<ConnectionMessage> | null
-  return typeof m === 'object' && m !== null && m.hotRestart === 'connection' && Number.isInteger(m.fd)
-}
+export { isConnectionMessage }
+export type { ConnectionMessage }
 
 /** Whether the connections of `server` can move: plain HTTP/1.1 (TCP or unix), not TLS, not HTTP/2. */
 export function canMove (server: net.Server): server is http.Server {
@@ -70,9 +64,39 @@ export function adopt (server: net.Server, socket: net.Socket): void {
   server.emit('connection', socket)
 }
 
-/** Where the predecessor sends connections: the successor's IPC channel (`ChildProcess#send`). */
+/**
+ * Where the predecessor sends connections: the successor's IPC channel, or the supervisor's
+ * (handover-relay.ts). `handle` is the socket's (reading stopped). `done` is called once the
+ * handle has left (`null`), or with the error that kept it from leaving.
+ */
 export interface HandoverTarget {
-  send (message: ConnectionMessage, socket: net.Socket, options: { keepOpen: false }, done: (err: Error | null) => void): boolean
+  send (message: ConnectionMessage, socket: net.Socket, handle: object | null, done: (err: Error | null) => void): void
+}
+
+/** The standalone target: the successor's own IPC channel (the socket travels; Node closes its handle here once sent). */
+export function toSuccessor (successor: Pick<ChildProcess, 'send'>): HandoverTarget {
+  return { send: (message, socket, _handle, done) => { successor.send(message, socket, { keepOpen: false }, done) } }
+}
+
+/**
+ * The target under a supervisor (`run`): the supervisor's IPC channel (`proc`), which relays the
+ * connection to the new generation. The raw handle is sent, not the net.Socket, so that the
+ * supervisor does not read from it (see handover-relay.ts); it stays open here until it has left,
+ * then the Handover closes it.
+ */
+export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>): HandoverTarget {
+  return { send: (message, _socket, handle, done) => { proc.send!(message, handle as never, done) } }
+}
+
+/**
+ * The address of each listening socket of `listeners` (as `describeEntry` writes it), by its
+ * server: the name under which a connection it accepted travels.
+ */
+export function listeningAddresses (listeners: Iterable<Listener>): Map<net.Server, string> {
+  const { entries, servers } = handOver(listeners)
+  const addresses = new Map<net.Server, string>()
+  for (const [server, fd] of servers) addresses.set(server, describeEntry(entries.find(entry => entry.fd === fd) as SocketEntry))
+  return addresses
 }
 
 /** What a hand-over did. */
@@ -92,18 +116,18 @@ export interface HandoverReport {
 export class Handover {
   readonly report: HandoverReport = { moved: 0, failed: 0, fellBack: 0 }
   private readonly target: HandoverTarget
-  private readonly fds: Map<net.Server, number>
+  private readonly addresses: Map<net.Server, string>
   private readonly sending = new WeakSet<net.Socket>()
   /** Connections that could not be sent: the old drain takes them. */
   private readonly refused = new WeakSet<net.Socket>()
 
   /**
-   * @param fds for each server whose connections may move, the fd (in the successor) of its
-   *   listening socket: the successor's server on that fd adopts them
+   * @param addresses for each server whose connections may move, the address of its listening
+   *   socket (see listeningAddresses): the successor's server on that socket adopts them
    */
-  constructor (target: HandoverTarget, fds: Map<net.Server, number>) {
+  constructor (target: HandoverTarget, addresses: Map<net.Server, string>) {
     this.target = target
-    this.fds = fds
+    this.addresses = addresses
   }
 
   /**
@@ -112,7 +136,7 @@ export class Handover {
    */
   keeps (socket: net.Socket): boolean {
     const server = acceptedBy(socket)
-    return server != null && this.fds.has(server) && canMove(server) && httpParser(socket) !== null && !this.refused.has(socket)
+    return server != null && this.addresses.has(server) && canMove(server) && httpParser(socket) !== null && !this.refused.has(socket)
   }
 
   /**
@@ -127,11 +151,11 @@ export class Handover {
       let idleSockets = idle.get(server)
       if (idleSockets === undefined) idle.set(server, idleSockets = parserIdle(server))
       if (!atBoundary(socket, idleSockets)) continue
-      this.send(socket, this.fds.get(server) as number)
+      this.send(socket, this.addresses.get(server) as string)
     }
   }
 
-  private send (socket: net.Socket, fd: number): void {
+  private send (socket: net.Socket, address: string): void {
     this.sending.add(socket)
     // nothing more is read here: what the client sends from now on waits in the kernel's
     // receive buffer and moves with the fd; no timer of this process may close it meanwhile.
@@ -147,7 +171,7 @@ export class Handover {
     // close() would then wait for the successor's connections): a socket without its server
     // is sent as a plain connection
     const server = setSocketServer(socket, null)
-    this.target.send({ hotRestart: 'connection', fd }, socket, { keepOpen: false }, (err) => {
+    this.target.send({ hotRestart: 'connection', socket: address }, socket, handle, (err) => {
       if (err !== null && handle !== null && hasHandle(socket, handle)) {
         // never sent (the channel to the successor had closed): this process serves it on,
         // and drains it as it drains what cannot move
@@ -171,28 +195,40 @@ export class Handover {
 export interface Receiver {
   /** True once it drains: a connection that arrives then is closed. */
   readonly draining: boolean
-  readonly sockets: { serverFor (fd: number): net.Server | undefined }
+  readonly sockets: { readonly listeners: Iterable<Pick<Listener, 'server' | 'inherited'>> }
+}
+
+/** The server of `receiver` that serves the inherited socket of that address, if any. */
+function serverOn (receiver: Receiver, address: string): net.Server | undefined {
+  for (const { server, inherited } of receiver.sockets.listeners) {
+    if (inherited !== undefined && describeEntry(inherited) === address) return server
+  }
+  return undefined
 }
 
 /**
  * In a successor: adopts each connection its predecessor sends over this process's IPC channel
- * (`proc`), into the server that `receiver.sockets` names for the fd of the listening socket it came
- * from. A connection that no server here takes (the new code no longer listens there, or this
- * process drains already) is closed: its client sees an idle connection close, which HTTP/1.1
- * clients retry. A message of another shape is not for this; one without its handle was a
- * connection that closed on its way.
- * @param done resolves when nothing more can arrive (the predecessor has exited)
+ * (`proc`; under a supervisor, the supervisor relays them), into the server that serves the
+ * inherited listening socket it came from. A connection that no server here takes (the new code
+ * no longer listens there, or this process drains already) is closed: its client sees an idle
+ * connection close, which HTTP/1.1 clients retry. A message of another shape is not for this;
+ * one without its handle was a connection that closed on its way.
+ * @param done resolves when nothing more can arrive (the predecessor has exited); without it,
+ *   connections are taken until the remover is called
  * @returns a remover
  */
-export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done: Promise<void>): () => void {
+export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done?: Promise<void>): () => void {
   const onMessage = (message: unknown, handle: unknown): void => {
-    if (!isConnectionMessage(message) || !(handle instanceof net.Socket)) return
-    const server = receiver.draining ? undefined : receiver.sockets.serverFor(message.fd)
-    if (server === undefined) handle.destroy()
-    else adopt(server, handle)
+    if (!isConnectionMessage(message)) return
+    // from a predecessor, a net.Socket; relayed by the supervisor, the raw handle (see handover-relay.ts)
+    const socket = handle instanceof net.Socket ? handle : isStreamHandle(handle) ? socketOnHandle(handle) : undefined
+    if (socket === undefined) return
+    const server = receiver.draining ? undefined : serverOn(receiver, message.socket)
+    if (server === undefined) socket.destroy()
+    else adopt(server, socket)
   }
   const stop = (): void => { proc.removeListener('message', onMessage) }
   proc.on('message', onMessage)
-  done.then(stop, stop)
+  done?.then(stop, stop)
   return stop
 }

@@ -55,6 +55,7 @@
  * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
  * | `supervisor.status-file.failed` | error | the status file could not be written; the state is unchanged |
  * | `supervisor.rejected`        | warn  | a socket sent out of turn (after ready, or without its handle) was closed, not held |
+ * | `supervisor.connection.dropped` | warn | a connection handed over could not reach the serving generation: closed |
  */
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.activated' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
@@ -66,4 +67,4 @@ export type LogEvent =
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
-  | 'supervisor.rejected' | 'supervisor.status-file.failed'
+  | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'

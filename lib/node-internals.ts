@@ -184,3 +184,12 @@ export function resumeHandle (handle: object): void {
 export function hasHandle (socket: net.Socket, handle: object): boolean {
   return (socket as InternalSocket)._handle === handle
 }
+
+/**
+ * A net.Socket on a raw stream handle (a TCP or Pipe wrap received over IPC as `net.Native`,
+ * see handover-relay.ts), reading at once: what child_process itself makes of a net.Socket it
+ * receives. The constructor's `handle` option is not documented.
+ */
+export function socketOnHandle (handle: object): net.Socket {
+  return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts)
+}

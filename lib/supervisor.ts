@@ -22,12 +22,13 @@
  * a time; the sockets stay open while any worker is alive; every child is waited for.
  */
 import type { ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { AttemptLog, refusal, type Phase } from './attempts'
 import { crashBackoff, RESTART_WINDOW } from './backoff'
 import { SuccessorExitedError } from './errors'
+import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
+import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
@@ -100,6 +101,7 @@ export class Supervisor {
   private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
+  private readonly relay: ConnectionRelay
   /** Resolves with the supervisor's exit code once every worker has exited. */
   readonly done: Promise<number>
   private finished!: (code: number) => void
@@ -107,6 +109,7 @@ export class Supervisor {
   constructor (options: SupervisorOptions) {
     this.options = options
     this.log = options.log
+    this.relay = new ConnectionRelay(options.log)
     this.workers = options.workers ?? 1
     this.sockets = options.listening ?? []
     this.done = new Promise(resolve => { this.finished = resolve })
@@ -125,7 +128,7 @@ export class Supervisor {
     const missing = bound.filter(entry => !this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry)))
     if (missing.length > 0) {
       // the supervisor's handle is closed: a path bound for --listen that nobody serves goes too
-      for (const { path } of missing) if (path !== undefined) rmSync(path, { force: true })
+      for (const entry of missing) unlinkEntry(entry)
       throw new Error(`generation 1 does not listen on ${missing.map(describeEntry).join(', ')} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ')}; ` +
         'the app must listen on the same host and port (or path) as --listen')
     }
@@ -180,6 +183,8 @@ export class Supervisor {
     // each with its handle; anything else that comes with a handle is closed, never held
     let booting = true
     child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
+      // a draining worker's kept-alive connections go to the serving generation (handover-relay.ts)
+      if (this.relay.forward(raw, handle, worker.group === this.current ? undefined : this.current?.workers)) return
       const reading = readGenerationMessage(raw)
       if (reading !== undefined && 'rejected' in reading) {
         this.log.warn({ event: 'protocol.rejected', from: 'generation', generationPid: worker.pid, why: reading.rejected },
@@ -465,7 +470,7 @@ export class Supervisor {
   private close (): void {
     for (const { entry, handle } of this.sockets.splice(0)) {
       handle.close()
-      if (entry.requested.path !== undefined) rmSync(entry.requested.path, { force: true })
+      unlinkEntry(entry)
     }
     if (this.options.pidFile !== undefined) removeIfOurs(this.options.pidFile, process.pid)
   }

@@ -22,7 +22,7 @@ import { initialCwd } from './cwd'
 import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import { channels, publish } from './events'
-import { Handover, receiveConnections } from './handover'
+import { Handover, listeningAddresses, receiveConnections, toSuccessor, viaSupervisor } from './handover'
 import { AttemptLog, refusal } from './attempts'
 import { InvalidOptionError, SocketTooLateError } from './errors'
 import { settleLogger, type Logger } from './log'
@@ -31,7 +31,8 @@ import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
 import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
-import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { checkNamedSocket } from './listen-args'
+import { handOver, Sockets, unlinkPaths, type Listener } from './sockets'
 import { activatedEntries } from './socket-activation'
 import { stopAfterDelay } from './stop-delay'
 import { spawnSuccessor, type Successor } from './successor'
@@ -120,9 +121,10 @@ export class Upgrader {
     this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1, log) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
-    // a standalone predecessor hands its connections over once this process is ready
-    if (this.supervisor === undefined && this.predecessor?.alive === true) {
-      this.disposers.push(receiveConnections(process, this, this.predecessor.exited))
+    // the predecessor hands its connections over once this process is ready (under a
+    // supervisor, relayed by it: taken for as long as this process serves)
+    if (this.predecessor?.alive === true) {
+      this.disposers.push(receiveConnections(process, this, this.supervisor === undefined ? this.predecessor.exited : undefined))
     }
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
@@ -145,7 +147,10 @@ export class Upgrader {
       // the supervisor's pid file is the one that names the server
       log.info({ event: 'supervised', supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
       this.disposers.push(this.supervisor.listen({
-        drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
+        drain: (order) => {
+          const handover = this.options.connectionHandover ? new Handover(viaSupervisor(process), listeningAddresses(this.sockets.listeners)) : undefined
+          this.finish('upgrade', { ...order, readyAt: performance.now() }, handover).catch(/* c8 ignore next */ () => {})
+        },
         shutdown: (why, stopDelay) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
           // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
@@ -300,7 +305,7 @@ export class Upgrader {
     this.state = 'upgrading'
     this.attempts.record(attempt, { state: 'upgrading' })
     const started = performance.now()
-    const { entries, fds, servers } = handOver(this.sockets.listeners, this.sockets.datagrams)
+    const { entries, fds } = handOver(this.sockets.listeners, this.sockets.datagrams)
     const generation = this.generation + 1
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
@@ -333,7 +338,7 @@ export class Upgrader {
     publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) }))
     // where the successor could not write the pid file, this record still leads the CLI to it
     this.attempts.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
-    const handover = this.options.connectionHandover ? new Handover(successor.process, servers) : undefined
+    const handover = this.options.connectionHandover ? new Handover(toSuccessor(successor.process), listeningAddresses(this.sockets.listeners)) : undefined
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt }, handover)
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }

@@ -105,6 +105,11 @@ t.test('run: connections wait while the service is down (before it starts, acros
   await s.exited
 
   const failed = client.outcomes.filter(o => o.status !== 200)
+  // for a failure: what every process logged around it
+  for (const { startedAt } of failed.slice(0, 3)) {
+    t.comment(s.lines.filter(l => typeof l.event === 'string' && Math.abs((l.time as number) - startedAt) < 3000)
+      .map(l => `${(l.time as number) - startedAt} ms: pid ${l.pid} ${String(l.event)}`).join('\n'))
+  }
   t.same(failed, [], `0 refused or failed of ${client.outcomes.length} requests, each on a new connection`)
   t.equal(client.outcomes[0]?.status, 200, 'the request that started the service was answered')
   // from the first supervisor's exit to the second one's serving, nothing accepts

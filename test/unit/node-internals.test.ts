@@ -12,7 +12,7 @@ import t from 'tap'
 import { tempDir } from '../helpers/app'
 import {
   acceptedBy, adoptConnection, boundAddress, createServerHandle, currentResponse, datagramHandle, handleFd, hasHandle, holdReading,
-  httpConnections, httpParser, listensOnHandle, resumeHandle, serverHandle, setPipeName, setSocketServer, type ServerHandle
+  httpConnections, httpParser, listensOnHandle, resumeHandle, serverHandle, setPipeName, setSocketServer, socketOnHandle, type ServerHandle
 } from '../../lib/node-internals'
 
 const node = `Node ${process.version}`
@@ -178,4 +178,22 @@ t.test('holding a socket\'s handle: readStop, reading', async t => {
   accepted.destroy()
   t.notOk(hasHandle(accepted, handle as object), `${node}: a destroyed socket has no net.Socket#_handle`)
   t.equal(holdReading(accepted), null, 'nothing to hold')
+})
+
+t.test('new net.Socket({ handle }): a socket on a raw handle, as IPC delivers one of type net.Native', async t => {
+  const server = await listening(http.createServer((_req, res) => res.end('on the handle')), 0, '127.0.0.1')
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const other = await listening(net.createServer({ pauseOnConnect: true }), 0, '127.0.0.1')
+  t.teardown(() => other.close())
+  const { client, accepted } = await connection(other)
+  t.teardown(() => client.destroy())
+  const handle = holdReading(accepted) as object
+  resumeHandle(handle) // a handle received over IPC is a new one, not marked as reading
+  ;(accepted as unknown as { _handle: unknown })._handle = null // given up, as a sent socket's is
+  const socket = socketOnHandle(handle)
+  t.ok(hasHandle(socket, handle), `${node}: the socket wraps the handle`)
+  server.emit('connection', socket)
+  client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  const [data] = await once(client, 'data') as [Buffer]
+  t.match(String(data), /on the handle$/, 'it reads and writes: node:http serves it')
 })

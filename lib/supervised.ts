@@ -12,6 +12,7 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
+import type { GenerationMode } from './mode'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
@@ -137,5 +138,39 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
         proc.removeListener('disconnect', onGone)
       }
     }
+  }
+}
+
+/**
+ * Under a supervisor (see mode.ts): the supervisor spawns each generation, owns the pid file
+ * and the status file, and orders the drain; this process asks it for upgrades, hands it its
+ * sockets once ready, and shuts down when told to or when the supervisor is gone.
+ */
+export function supervisedMode (link: SupervisorLink, log: Logger): GenerationMode {
+  return {
+    predecessor: link.predecessor,
+    start (machine) {
+      // the supervisor's pid file is the one that names the server
+      log.info({ event: 'supervised', supervisorPid: link.pid, generation: machine.generation, ignoredPidFile: machine.options.pidFile }, 'hot-restart: running under a supervisor')
+      return link.listen({
+        drain: (order) => { machine.handOver({ ...order, readyAt: performance.now() }) },
+        shutdown: (why) => {
+          log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
+          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
+          void machine.shutdown().then(() => machine.exit(0))
+        }
+      })
+    },
+    // the supervisor notifies systemd for itself
+    beforeReady: () => undefined,
+    ready (machine) {
+      link.sendSockets(machine.sockets.listeners, machine.sockets.datagrams)
+    },
+    // the supervisor's status file records the reloads
+    writeStatus: () => {},
+    upgrade: () => link.upgrade(),
+    // the supervisor removes the unix socket paths and the pid file when it stops: a crashed
+    // generation's successor goes on serving them
+    shutDown: () => {}
   }
 }

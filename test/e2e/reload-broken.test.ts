@@ -33,11 +33,14 @@ async function failEach (t: Test, cases: Array<typeof hang>, readyTimeout: numbe
 
   for (const c of cases) {
     writeFileSync(bootFile, c.boot)
+    const from = app.lines.length
     const res = await request(app.port, '/upgrade', { method: 'POST' })
     t.equal(res.status, 500, `${c.boot}: upgrade() rejected`)
     t.equal(res.body.code, c.code, `${c.boot}: with ${c.code}`)
     t.match(res.body.message, c.reason, `${c.boot}: with the reason`)
-    const failed = app.lines.findLast(l => l.event === 'upgrade.failed')!
+    // pino writes asynchronously: the line can come after the HTTP answer, and the line of the
+    // case before must not be taken for this one's
+    const failed = await app.waitFor(l => app.lines.indexOf(l) >= from && l.event === 'upgrade.failed', `${c.boot}: the failure's log line`)
     t.equal(failed.pid, pid, `${c.boot}: the predecessor logged the failure`)
     const successorPid = failed.successorPid as number
     t.ok(successorPid > 0 && !alive(successorPid), `${c.boot}: the successor is gone (no zombie: it was reaped)`)

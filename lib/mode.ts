@@ -37,6 +37,8 @@ export interface Machine {
   readonly state: UpgraderState
   /** True once it drains. */
   readonly draining: boolean
+  /** True during the stop delay (see stop-delay.ts). */
+  stopping: boolean
   readonly sockets: Sockets
   readonly options: ResolvedOptions
   readonly drainHooks: AtExitHooks

@@ -13,6 +13,7 @@ import { closeSync, existsSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { BadManifestError, InvalidOptionError } from './errors'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
+import { datagramHandle, handleFd, listensOnHandle, serverHandle, setPipeName } from './node-internals'
 import { describe } from './options'
 import { describeEntry } from './protocol'
 import { bindUnixPath } from './unix-path'
@@ -83,7 +84,7 @@ export function parseListenArgs (args: unknown[]): ParsedListen {
   if (first === undefined || typeof first === 'function') return { request: { host: '', port: 0 }, cb }
   if (typeof first === 'object' && first !== null) {
     const o = first as Record<string, unknown>
-    if (o.handle !== undefined || o._handle !== undefined || o.fd !== undefined) return { request: null, cb }
+    if (listensOnHandle(o)) return { request: null, cb }
     const common = { cb, backlog: typeof o.backlog === 'number' ? o.backlog : undefined, signal: o.signal as AbortSignal | undefined, options: o }
     if (typeof o.path === 'string') return { request: { host: '', port: 0, path: o.path }, ...common }
     return { request: { host: typeof o.host === 'string' ? o.host : '', port: o.port === undefined ? 0 : Number(o.port) }, ...common }
@@ -111,17 +112,9 @@ function sameRequest (entry: SocketEntry, req: ListenRequest): boolean {
   return req.port !== 0 && entry.port === req.port && (entry.address === req.host || entry.requested.host === req.host)
 }
 
-/** The libuv handle of a dgram socket (Node keeps it under a symbol); null once closed. */
-export function datagramHandle (socket: dgram.Socket): { fd?: number } | null {
-  const state = Object.getOwnPropertySymbols(socket).find(symbol => symbol.description === 'state symbol') as symbol
-  // `!`: every dgram socket has this state (a Node without it fails here, loudly, in the tests)
-  return (socket as unknown as Record<symbol, { handle: { fd?: number } | null }>)[state]!.handle
-}
-
 /** The fd of a bound dgram socket, if it has one. */
 export function datagramFd (socket: dgram.Socket): number | undefined {
-  const fd = datagramHandle(socket)?.fd
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+  return handleFd(datagramHandle(socket))
 }
 
 /**
@@ -149,8 +142,7 @@ export function checkNamedSocket (name: unknown, socket: unknown, options: unkno
 
 /** The fd of a listening server's handle, if it has one. */
 export function fdOf (server: net.Server): number | undefined {
-  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined
+  return handleFd(serverHandle(server))
 }
 
 /**
@@ -160,7 +152,7 @@ export function fdOf (server: net.Server): number | undefined {
 function listenOnPath (server: net.Server, original: ListenFn, path: string, parsed: ParsedListen): net.Server {
   // the bind is synchronous; a failure is emitted later as the server's 'error' (and nothing is renamed)
   bindUnixPath(path, temp => original.call(server, { backlog: parsed.backlog, ...parsed.options, path: temp }, parsed.cb))
-  ;(server as unknown as { _pipeName?: string })._pipeName = path
+  setPipeName(server, path)
   return server
 }
 
@@ -242,7 +234,7 @@ export class Sockets {
     const [entry] = this.unclaimed.splice(index, 1) as [SocketEntry]
     // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
     // Set before listening: the app's own 'listening' handlers run before ours.
-    if (entry.kind === 'unix') (server as unknown as { _pipeName?: string })._pipeName = entry.path
+    if (entry.kind === 'unix') setPipeName(server, entry.path)
     const onListening = (): void => this.record(server, request, entry, name)
     server.once('listening', onListening)
     original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
@@ -315,12 +307,6 @@ export class Sockets {
     this.listeners.add(listener)
     server.once('close', () => this.listeners.delete(listener))
     this.onListening?.(listener)
-  }
-
-  /** The server that listens on the inherited socket `fd`, if any. */
-  serverFor (fd: number): net.Server | undefined {
-    for (const listener of this.listeners) if (listener.inherited?.fd === fd) return listener.server
-    return undefined
   }
 
   /**

@@ -4,7 +4,7 @@
  * file, and tells systemd (Type=notify) its new main pid.
  */
 import { channels, publish } from './events'
-import { Handover, receiveConnections } from './handover'
+import { Handover, listeningAddresses, receiveConnections, toSuccessor } from './handover'
 import type { Logger } from './log'
 import { MANIFEST_VERSION } from './manifest'
 import type { GenerationMode } from './mode'
@@ -67,7 +67,7 @@ export function standaloneMode ({ options, predecessorPid, cwd, seam, log }: Sta
     },
     async upgrade (machine, context) {
       const started = performance.now()
-      const { entries, fds, servers } = handOver(machine.sockets.listeners, machine.sockets.datagrams)
+      const { entries, fds } = handOver(machine.sockets.listeners, machine.sockets.datagrams)
       const generation = machine.generation + 1
       const successor = spawnSuccessor({
         manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd, sockets: entries },
@@ -101,7 +101,7 @@ export function standaloneMode ({ options, predecessorPid, cwd, seam, log }: Sta
       // where the successor could not write the pid file, this record still leads the CLI to it
       context.record({ state: 'handed-over', successorPid: ready.pid, generation })
       machine.handOver({ successorPid: ready.pid, generation, signalToReadyMs, readyAt },
-        options.connectionHandover ? new Handover(successor.process, servers) : undefined)
+        options.connectionHandover ? new Handover(toSuccessor(successor.process), listeningAddresses(machine.sockets.listeners)) : undefined)
       return { pid: ready.pid, generation, readyMs: signalToReadyMs }
     },
     shutDown (listeners) {

@@ -50,7 +50,7 @@ export function startMode (options: ResolvedOptions, log: Logger, seam: ProcessS
   // the workers of generation 1 (`run --workers`) inherit sockets but replace nobody
   const link = first ? connectSupervisor(manifest !== undefined && manifest.generation > 1, log, proc) : undefined
   const mode = link !== undefined
-    ? supervisedMode(link, log)
+    ? supervisedMode(link, log, proc)
     : standaloneMode({ options, predecessorPid: manifest?.pid, cwd: manifest?.cwd ?? initialCwd(), seam, log })
   return { generation: manifest?.generation ?? 1, sockets: manifest?.sockets ?? [], mode }
 }

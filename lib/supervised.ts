@@ -12,10 +12,13 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
+import { Handover, listeningAddresses, receiveConnections, viaSupervisor } from './handover'
 import type { GenerationMode } from './mode'
+import { datagramHandle, serverHandle } from './node-internals'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
-import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
+import { stopAfterDelay } from './stop-delay'
+import { handOver, type Datagram, type Listener } from './sockets'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -23,8 +26,11 @@ export type { DrainOrder, SupervisorMessage }
 /** What a generation does when the supervisor says so. */
 export interface SupervisorHandlers {
   drain (order: DrainOrder): void
-  /** The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect'). */
-  shutdown (why: 'shutdown' | 'disconnect'): void
+  /**
+   * The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect').
+   * `stopDelay` is set when the supervisor stops (its `--stop-delay`, 0 by default).
+   */
+  shutdown (why: 'shutdown' | 'disconnect', stopDelay?: number): void
 }
 
 export interface SupervisorLink {
@@ -83,7 +89,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     if (message.hotRestart === 'predecessor') predecessorPid = message.pid
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart === 'drain') handlers?.drain(message)
-    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown')
+    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown', message.stopDelay)
     if (message.hotRestart !== 'upgraded') return
     const waiting = pending.get(message.id)
     if (waiting === undefined) return reject(`"upgraded": no upgrade ${message.id} was asked for`)
@@ -113,7 +119,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     sendSockets (listeners, datagrams) {
       for (const listener of listeners) {
         const { entries } = handOver([listener])
-        const handle = (listener.server as unknown as { _handle?: unknown })._handle
+        const handle = serverHandle(listener.server)
         if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
       }
       for (const datagram of datagrams) {
@@ -146,20 +152,31 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
  * and the status file, and orders the drain; this process asks it for upgrades, hands it its
  * sockets once ready, and shuts down when told to or when the supervisor is gone.
  */
-export function supervisedMode (link: SupervisorLink, log: Logger): GenerationMode {
+export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.Process = process): GenerationMode {
   return {
     predecessor: link.predecessor,
     start (machine) {
+      // the predecessor's connections, relayed by the supervisor: taken for as long as this process serves
+      const stopReceiving = link.predecessor.alive ? receiveConnections(proc, machine, undefined) : () => {}
       // the supervisor's pid file is the one that names the server
       log.info({ event: 'supervised', supervisorPid: link.pid, generation: machine.generation, ignoredPidFile: machine.options.pidFile }, 'hot-restart: running under a supervisor')
-      return link.listen({
-        drain: (order) => { machine.handOver({ ...order, readyAt: performance.now() }) },
-        shutdown: (why) => {
+      const stopListening = link.listen({
+        drain: (order) => {
+          const handover = machine.options.connectionHandover ? new Handover(viaSupervisor(proc), listeningAddresses(machine.sockets.listeners)) : undefined
+          machine.handOver({ ...order, readyAt: performance.now() }, handover)
+        },
+        shutdown: (why, stopDelay) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
-          void machine.shutdown().then(() => machine.exit(0))
+          // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
+          const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, machine.options.stopDelay)
+          // it does not reject; if it did, the rejection would end the process (exit 1)
+          void stopAfterDelay(machine, delay, log).then(() => machine.exit(0))
         }
       })
+      return () => {
+        stopReceiving()
+        stopListening()
+      }
     },
     // the supervisor notifies systemd for itself
     beforeReady: () => undefined,

@@ -26,6 +26,7 @@ import { rmSync } from 'node:fs'
 import { AttemptLog, refusal, type Phase } from './attempts'
 import { crashBackoff, RESTART_WINDOW } from './backoff'
 import { SuccessorExitedError } from './errors'
+import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { spawnSuccessor, type Successor } from './successor'
@@ -49,6 +50,8 @@ export interface SupervisorOptions {
   workers?: number
   /** Sockets the supervisor bound itself (`--listen`); generation 1 must serve each of them. */
   listening?: Held[]
+  /** On stop, how long each generation serves on before it drains (`--stop-delay`, see stop-delay.ts). @default 0 (ms) */
+  stopDelay?: number
   log: Logger
 }
 
@@ -98,6 +101,7 @@ export class Supervisor {
   private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
+  private readonly relay: ConnectionRelay
   /** Resolves with the supervisor's exit code once every worker has exited. */
   readonly done: Promise<number>
   private finished!: (code: number) => void
@@ -105,6 +109,7 @@ export class Supervisor {
   constructor (options: SupervisorOptions) {
     this.options = options
     this.log = options.log
+    this.relay = new ConnectionRelay(options.log)
     this.workers = options.workers ?? 1
     this.sockets = options.listening ?? []
     this.done = new Promise(resolve => { this.finished = resolve })
@@ -178,6 +183,8 @@ export class Supervisor {
     // each with its handle; anything else that comes with a handle is closed, never held
     let booting = true
     child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
+      // a draining worker's kept-alive connections go to the serving generation (handover-relay.ts)
+      if (this.relay.forward(raw, handle, worker.group === this.current ? undefined : this.current?.workers)) return
       const reading = readGenerationMessage(raw)
       if (reading !== undefined && 'rejected' in reading) {
         this.log.warn({ event: 'protocol.rejected', from: 'generation', generationPid: worker.pid, why: reading.rejected },
@@ -438,7 +445,7 @@ export class Supervisor {
       this.log.info({ event: 'supervisor.stopping', generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
       await Promise.all([...this.booting].map(s => s.kill()))
-      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown' })
+      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown', stopDelay: this.options.stopDelay ?? 0 })
       await Promise.all([...this.children].map(w => w.exited))
       this.close()
       this.log.info({ event: 'supervisor.stopped', exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')

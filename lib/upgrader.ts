@@ -52,6 +52,8 @@ export class Upgrader implements Machine {
   readonly mode: GenerationMode
   readonly options: ResolvedOptions
   state: UpgraderState = 'booting'
+  /** True during the stop delay (see stop-delay.ts): it still serves, but is not ready. */
+  stopping = false
   private readonly log: Logger
   private readonly participants = new Map<Participant, boolean>()
   private readonly removeListenHook: () => void
@@ -188,7 +190,8 @@ export class Upgrader implements Machine {
   async upgrade (): Promise<UpgradeResult> {
     const attempt = this.attempts.next()
     const refused = refusal({
-      phase: this.state,
+      // the stop delay: it serves on, but is going
+      phase: this.stopping ? 'stopping' : this.state,
       platform: this.seam.platform,
       predecessorDraining: this.predecessor?.alive === true ? String(this.predecessor.pid) : undefined
     })

@@ -17,6 +17,7 @@ import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
 import type { Handover } from './handover'
+import { currentResponse, httpParser } from './node-internals'
 
 /** The default of how long a kept-alive socket may stay idle once the drain starts (ms). */
 export const IDLE_GRACE = 5000
@@ -24,7 +25,6 @@ export const IDLE_GRACE = 5000
 const SWEEP_EVERY = 25
 
 interface TrackedSocket extends net.Socket {
-  _httpMessage?: http.ServerResponse | null
   alpnProtocol?: string | false | null
 }
 
@@ -67,7 +67,7 @@ function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
  * Makes `res` say `Connection: close` when its headers are written, if no request was read after
  * its own on the socket by then (a later one is answered on the same socket first).
  */
-function closeWhenLast (res: http.ServerResponse): void {
+export function closeWhenLast (res: http.ServerResponse): void {
   if (res.headersSent) return
   const writeHead = res.writeHead
   res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
@@ -215,7 +215,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
   }
   // a response already started cannot change its headers; its socket is closed once idle
   for (const socket of sockets) {
-    const current = socket._httpMessage
+    const current = currentResponse(socket)
     const pending = pendingResponses.get(socket) ?? (current ? [current] : [])
     // a connection left to the hand-over moves once its last response is written
     if (handover?.keeps(socket) === true) for (const res of pending) res.once('finish', () => handover.move([socket]))
@@ -242,8 +242,8 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
         if (handover?.keeps(socket) === true) { movable.push(socket); continue }
         // an upgraded connection (WebSocket, CONNECT) has left HTTP (its parser is freed): it is
         // never idle in the keep-alive sense; the app ends it (onDrain) or the deadline does
-        const upgraded = (socket as { parser?: unknown }).parser === null
-        const busy = Boolean(socket._httpMessage) || upgraded
+        const upgraded = httpParser(socket) === null
+        const busy = Boolean(currentResponse(socket)) || upgraded
         const bytesRead = socket.bytesRead
         const last = seen.get(socket)
         // never used yet (its first request is on its way), busy, or bytes arrived: not idle
@@ -264,7 +264,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     const deadline = setTimeout(() => {
       const left = [...sockets].filter(socket => !socket.destroyed)
       report.forced = left.length
-      report.forcedRequests = left.filter(socket => Boolean(socket._httpMessage)).length
+      report.forcedRequests = left.filter(socket => Boolean(currentResponse(socket))).length
       for (const socket of left) socket.destroy()
       sockets.clear()
       for (const state of states) {

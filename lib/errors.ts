@@ -23,6 +23,10 @@ export const UpgradeInProgressError = createError(
 export const NotReadyError = createError(
   `${P}NOT_READY`, 'fastify-hot-restart: this process is not ready yet (it has not finished listening)')
 
+/** A reload was requested while the supervisor restarts a generation that crashed. */
+export const CrashRestartError = createError(
+  `${P}CRASH_RESTART`, 'fastify-hot-restart: a crashed generation is being restarted; retry once it serves')
+
 /** An upgrade was requested while this process's own predecessor is still draining. */
 export const PredecessorDrainingError = createError(
   `${P}PREDECESSOR_DRAINING`, 'fastify-hot-restart: the predecessor (pid %s) is still draining; retry once it has exited')

@@ -6,6 +6,7 @@
 import closeWithGrace from 'close-with-grace'
 import { settleLogger } from './log'
 import type { ResolvedOptions } from './options'
+import { stopAfterDelay } from './stop-delay'
 import type { Logger, Upgrader } from './upgrader'
 
 /**
@@ -17,8 +18,8 @@ export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOp
   if (options.closeWithGrace === false) return () => {}
   const cwgOptions = options.closeWithGrace
   const { uninstall } = closeWithGrace({
-    // the drain, the atExit hooks, then the apps' close (each phase bounded by its timeout)
-    delay: options.drainTimeout + 2 * options.atExitTimeout + 5000,
+    // the stop delay, the drain, the atExit hooks, then the apps' close (each phase bounded)
+    delay: options.stopDelay + options.drainTimeout + 2 * options.atExitTimeout + 5000,
     logger: { error: (msg: unknown) => log.error({ err: msg }, 'hot-restart: close-with-grace') },
     ...cwgOptions,
     skip: [...(cwgOptions.skip ?? []), options.signal] as closeWithGrace.AllEvents[]
@@ -29,7 +30,8 @@ export function installGracefulShutdown (upgrader: Upgrader, options: ResolvedOp
     } else {
       log.info({ event: 'shutdown.started', signal }, 'hot-restart: shutting down')
     }
-    await upgrader.shutdown()
+    // a signal (SIGTERM from Kubernetes) serves on for stopDelay first; an error does not
+    await stopAfterDelay(upgrader, err === undefined ? options.stopDelay : 0, log)
     // close-with-grace exits the process next
     await settleLogger(log)
   })

@@ -14,42 +14,21 @@
  * upgraded connection). Otherwise it is answered here and tried again after its response.
  * What cannot move (TLS, HTTP/2, upgraded connections, a failed send) keeps the old drain.
  */
+import type { ChildProcess } from 'node:child_process'
 import http from 'node:http'
 import https from 'node:https'
 import net from 'node:net'
+import { isStreamHandle } from './handover-relay'
+import { acceptedBy, adoptConnection, currentResponse, hasHandle, holdReading, httpConnections, httpParser, resumeHandle, setSocketServer, socketOnHandle } from './node-internals'
+import { describeEntry, isConnectionMessage, type ConnectionMessage, type SocketEntry } from './protocol'
+import { handOver, type Listener } from './sockets'
 
-/** The message that carries a connection; the handle travels with it. */
-export interface ConnectionMessage {
-  hotRestart: 'connection'
-  /** The fd (in the successor) of the inherited listening socket that accepted the connection. */
-  fd: number
-}
-
-/** Whether a message received over the IPC channel is a connection message of the right shape. */
-export function isConnectionMessage (message: unknown): message is ConnectionMessage {
-  const m = message as Partial<ConnectionMessage> | null
-  return typeof m === 'object' && m !== null && m.hotRestart === 'connection' && Number.isInteger(m.fd)
-}
-
-/** A socket of a node:http server, with the fields Node keeps on it. */
-interface HttpSocket extends net.Socket {
-  _httpMessage?: http.ServerResponse | null
-  /** The HTTP parser; null once the connection left HTTP (upgrade) or closed. */
-  parser?: unknown
-  _server?: net.Server | null
-}
-
-/** Node's list of a server's HTTP connections (`http.Server[kConnections]`), by its symbol's name. */
-interface ConnectionsList { idle (): Array<{ socket?: net.Socket }> }
-
-function connectionsList (server: http.Server): ConnectionsList | undefined {
-  const key = Object.getOwnPropertySymbols(server).find(symbol => symbol.description === 'http.server.connections')
-  return key === undefined ? undefined : (server as unknown as Record<symbol, ConnectionsList>)[key]
-}
+export { isConnectionMessage }
+export type { ConnectionMessage }
 
 /** Whether the connections of `server` can move: plain HTTP/1.1 (TCP or unix), not TLS, not HTTP/2. */
 export function canMove (server: net.Server): server is http.Server {
-  return server instanceof http.Server && !(server instanceof https.Server) && connectionsList(server) !== undefined
+  return server instanceof http.Server && !(server instanceof https.Server) && httpConnections(server) !== undefined
 }
 
 /**
@@ -59,7 +38,7 @@ export function canMove (server: net.Server): server is http.Server {
 export function parserIdle (server: http.Server): Set<net.Socket> {
   const idle = new Set<net.Socket>()
   // a parser leaves the list when it is freed, so every one in it has its socket
-  for (const { socket } of connectionsList(server)?.idle() ?? []) idle.add(socket as net.Socket)
+  for (const { socket } of httpConnections(server)?.idle() ?? []) idle.add(socket as net.Socket)
   return idle
 }
 
@@ -72,8 +51,7 @@ export function parserIdle (server: http.Server): Set<net.Socket> {
  * The answer holds until the socket reads again: stop reading (`socket.pause()`) before acting.
  */
 export function atBoundary (socket: net.Socket, idle: Set<net.Socket>): boolean {
-  const s = socket as HttpSocket
-  return !s.destroyed && s._httpMessage == null && s.writableLength === 0 && s.parser != null && (idle.has(s) || s.bytesRead === 0)
+  return !socket.destroyed && currentResponse(socket) == null && socket.writableLength === 0 && httpParser(socket) != null && (idle.has(socket) || socket.bytesRead === 0)
 }
 
 /**
@@ -82,17 +60,43 @@ export function atBoundary (socket: net.Socket, idle: Set<net.Socket>): boolean 
  * listeners (node:http's, the drain's tracking) see it.
  */
 export function adopt (server: net.Server, socket: net.Socket): void {
-  const s = socket as HttpSocket
-  const counted = server as unknown as { _connections: number }
-  counted._connections++
-  s._server = server
-  ;(s as unknown as { server: net.Server }).server = server
+  adoptConnection(server, socket)
   server.emit('connection', socket)
 }
 
-/** Where the predecessor sends connections: the successor's IPC channel (`ChildProcess#send`). */
+/**
+ * Where the predecessor sends connections: the successor's IPC channel, or the supervisor's
+ * (handover-relay.ts). `handle` is the socket's (reading stopped). `done` is called once the
+ * handle has left (`null`), or with the error that kept it from leaving.
+ */
 export interface HandoverTarget {
-  send (message: ConnectionMessage, socket: net.Socket, options: { keepOpen: false }, done: (err: Error | null) => void): boolean
+  send (message: ConnectionMessage, socket: net.Socket, handle: object | null, done: (err: Error | null) => void): void
+}
+
+/** The standalone target: the successor's own IPC channel (the socket travels; Node closes its handle here once sent). */
+export function toSuccessor (successor: Pick<ChildProcess, 'send'>): HandoverTarget {
+  return { send: (message, socket, _handle, done) => { successor.send(message, socket, { keepOpen: false }, done) } }
+}
+
+/**
+ * The target under a supervisor (`run`): the supervisor's IPC channel (`proc`), which relays the
+ * connection to the new generation. The raw handle is sent, not the net.Socket, so that the
+ * supervisor does not read from it (see handover-relay.ts); it stays open here until it has left,
+ * then the Handover closes it.
+ */
+export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>): HandoverTarget {
+  return { send: (message, _socket, handle, done) => { proc.send!(message, handle as never, done) } }
+}
+
+/**
+ * The address of each listening socket of `listeners` (as `describeEntry` writes it), by its
+ * server: the name under which a connection it accepted travels.
+ */
+export function listeningAddresses (listeners: Iterable<Listener>): Map<net.Server, string> {
+  const { entries, servers } = handOver(listeners)
+  const addresses = new Map<net.Server, string>()
+  for (const [server, fd] of servers) addresses.set(server, describeEntry(entries.find(entry => entry.fd === fd) as SocketEntry))
+  return addresses
 }
 
 /** What a hand-over did. */
@@ -112,18 +116,18 @@ export interface HandoverReport {
 export class Handover {
   readonly report: HandoverReport = { moved: 0, failed: 0, fellBack: 0 }
   private readonly target: HandoverTarget
-  private readonly fds: Map<net.Server, number>
+  private readonly addresses: Map<net.Server, string>
   private readonly sending = new WeakSet<net.Socket>()
   /** Connections that could not be sent: the old drain takes them. */
   private readonly refused = new WeakSet<net.Socket>()
 
   /**
-   * @param fds for each server whose connections may move, the fd (in the successor) of its
-   *   listening socket: the successor's server on that fd adopts them
+   * @param addresses for each server whose connections may move, the address of its listening
+   *   socket (see listeningAddresses): the successor's server on that socket adopts them
    */
-  constructor (target: HandoverTarget, fds: Map<net.Server, number>) {
+  constructor (target: HandoverTarget, addresses: Map<net.Server, string>) {
     this.target = target
-    this.fds = fds
+    this.addresses = addresses
   }
 
   /**
@@ -131,8 +135,8 @@ export class Handover {
    * when idle): its server's connections can move and it still speaks HTTP.
    */
   keeps (socket: net.Socket): boolean {
-    const server = (socket as HttpSocket)._server
-    return server != null && this.fds.has(server) && canMove(server) && (socket as HttpSocket).parser !== null && !this.refused.has(socket)
+    const server = acceptedBy(socket)
+    return server != null && this.addresses.has(server) && canMove(server) && httpParser(socket) !== null && !this.refused.has(socket)
   }
 
   /**
@@ -142,16 +146,16 @@ export class Handover {
   move (sockets: Iterable<net.Socket>): void {
     const idle = new Map<http.Server, Set<net.Socket>>()
     for (const socket of sockets) {
-      const server = (socket as HttpSocket)._server as http.Server
+      const server = acceptedBy(socket) as http.Server
       if (this.sending.has(socket) || !this.keeps(socket)) continue
       let idleSockets = idle.get(server)
       if (idleSockets === undefined) idle.set(server, idleSockets = parserIdle(server))
       if (!atBoundary(socket, idleSockets)) continue
-      this.send(socket, this.fds.get(server) as number)
+      this.send(socket, this.addresses.get(server) as string)
     }
   }
 
-  private send (socket: net.Socket, fd: number): void {
+  private send (socket: net.Socket, address: string): void {
     this.sending.add(socket)
     // nothing more is read here: what the client sends from now on waits in the kernel's
     // receive buffer and moves with the fd; no timer of this process may close it meanwhile.
@@ -162,21 +166,17 @@ export class Handover {
     // nothing in this process starts it again.
     socket.pause()
     socket.setTimeout(0)
-    const handle = (socket as HttpSocket & { _handle?: { reading?: boolean, readStop?: () => number } | null })._handle
-    handle?.readStop?.()
-    if (handle != null) handle.reading = true
+    const handle = holdReading(socket)
     // Node tracks a socket of a net.Server sent to another process for cluster (the server's
     // close() would then wait for the successor's connections): a socket without its server
     // is sent as a plain connection
-    const s = socket as HttpSocket & { server?: net.Server | null, _handle?: unknown }
-    const server = s.server
-    s.server = null
-    this.target.send({ hotRestart: 'connection', fd }, socket, { keepOpen: false }, (err) => {
-      if (err !== null && handle != null && s._handle === handle) {
+    const server = setSocketServer(socket, null)
+    this.target.send({ hotRestart: 'connection', socket: address }, socket, handle, (err) => {
+      if (err !== null && handle !== null && hasHandle(socket, handle)) {
         // never sent (the channel to the successor had closed): this process serves it on,
         // and drains it as it drains what cannot move
-        s.server = server
-        handle.reading = false
+        setSocketServer(socket, server)
+        resumeHandle(handle)
         this.refused.add(socket)
         this.report.fellBack++
         socket.resume()
@@ -195,28 +195,40 @@ export class Handover {
 export interface Receiver {
   /** True once it drains: a connection that arrives then is closed. */
   readonly draining: boolean
-  readonly sockets: { serverFor (fd: number): net.Server | undefined }
+  readonly sockets: { readonly listeners: Iterable<Pick<Listener, 'server' | 'inherited'>> }
+}
+
+/** The server of `receiver` that serves the inherited socket of that address, if any. */
+function serverOn (receiver: Receiver, address: string): net.Server | undefined {
+  for (const { server, inherited } of receiver.sockets.listeners) {
+    if (inherited !== undefined && describeEntry(inherited) === address) return server
+  }
+  return undefined
 }
 
 /**
  * In a successor: adopts each connection its predecessor sends over this process's IPC channel
- * (`proc`), into the server that `receiver.sockets` names for the fd of the listening socket it came
- * from. A connection that no server here takes (the new code no longer listens there, or this
- * process drains already) is closed: its client sees an idle connection close, which HTTP/1.1
- * clients retry. A message of another shape is not for this; one without its handle was a
- * connection that closed on its way.
- * @param done resolves when nothing more can arrive (the predecessor has exited)
+ * (`proc`; under a supervisor, the supervisor relays them), into the server that serves the
+ * inherited listening socket it came from. A connection that no server here takes (the new code
+ * no longer listens there, or this process drains already) is closed: its client sees an idle
+ * connection close, which HTTP/1.1 clients retry. A message of another shape is not for this;
+ * one without its handle was a connection that closed on its way.
+ * @param done resolves when nothing more can arrive (the predecessor has exited); without it,
+ *   connections are taken until the remover is called
  * @returns a remover
  */
-export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done: Promise<void>): () => void {
+export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done?: Promise<void>): () => void {
   const onMessage = (message: unknown, handle: unknown): void => {
-    if (!isConnectionMessage(message) || !(handle instanceof net.Socket)) return
-    const server = receiver.draining ? undefined : receiver.sockets.serverFor(message.fd)
-    if (server === undefined) handle.destroy()
-    else adopt(server, handle)
+    if (!isConnectionMessage(message)) return
+    // from a predecessor, a net.Socket; relayed by the supervisor, the raw handle (see handover-relay.ts)
+    const socket = handle instanceof net.Socket ? handle : isStreamHandle(handle) ? socketOnHandle(handle) : undefined
+    if (socket === undefined) return
+    const server = receiver.draining ? undefined : serverOn(receiver, message.socket)
+    if (server === undefined) socket.destroy()
+    else adopt(server, socket)
   }
   const stop = (): void => { proc.removeListener('message', onMessage) }
   proc.on('message', onMessage)
-  done.then(stop, stop)
+  done?.then(stop, stop)
   return stop
 }

@@ -50,6 +50,11 @@ export interface HotRestart {
   readonly generation: number
   /** True once this process drains (it handed over, or it is shutting down). */
   readonly draining: boolean
+  /**
+   * True from a shutdown signal on (while the process serves on for `stopDelay`) and once it
+   * drains: an app's own readiness route answers 503 when it is set, as `readinessUrl` does.
+   */
+  readonly stopping: boolean
   /** Resolves when this process's predecessor has exited (at once in the first generation). */
   readonly predecessorExited: Promise<void>
 }
@@ -83,6 +88,7 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
     socket: ((name, socket, options) => upgrader.openSocket(name, socket, options)) as OpenSocket,
     get generation () { return upgrader.generation },
     get draining () { return upgrader.draining },
+    get stopping () { return upgrader.stopping || upgrader.draining },
     predecessorExited
   } satisfies HotRestart)
 

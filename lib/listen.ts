@@ -11,20 +11,9 @@ import { existsSync } from 'node:fs'
 import net from 'node:net'
 import { getSystemErrorName } from 'node:util'
 import type { ListenRequest } from './manifest'
+import { boundAddress, createServerHandle } from './node-internals'
 import type { Held } from './protocol'
 import { bindUnixPath } from './unix-path'
-
-interface ServerHandle {
-  fd: number
-  close (): void
-  getsockname? (out: { address?: string, port?: number }): number
-}
-
-// node:net's own constructor of cluster's shared handles: a TCP or Pipe handle, bound and not
-// listening (a negative errno on failure). Public APIs only bind by listening, which accepts.
-const createServerHandle = (net as unknown as {
-  _createServerHandle (address: string | null, port: number, addressType: number): ServerHandle | number
-})._createServerHandle
 
 /**
  * Parses a `--listen` value: `PORT` (every address, as `listen(PORT)`), `HOST:PORT` or
@@ -60,12 +49,11 @@ export function bindListen (requested: ListenRequest): Held {
   const handle = createServerHandle(requested.host === '' ? null : requested.host, requested.port, net.isIP(requested.host))
   const where = requested.host === '' ? String(requested.port) : `${requested.host}:${requested.port}`
   if (typeof handle === 'number') throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(handle)})`)
-  const bound: { address?: string, port?: number } = {}
   // libuv defers a TCP bind's EADDRINUSE (or EACCES): getsockname reports it
-  const err = handle.getsockname!(bound)
-  if (err < 0) {
+  const bound = boundAddress(handle)
+  if (typeof bound === 'number') {
     handle.close()
-    throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(err)})`)
+    throw new Error(`--listen ${where}: cannot bind (${getSystemErrorName(bound)})`)
   }
-  return { entry: { fd: 0, kind: 'tcp', requested, address: bound.address as string, port: bound.port as number }, handle }
+  return { entry: { fd: 0, kind: 'tcp', requested, ...bound }, handle }
 }

@@ -21,6 +21,7 @@
  * | `predecessor.exited`       | info  | this generation's predecessor has exited |
  * | `shutdown.started`         | info  | a shutdown starts (`signal`, or `why`: the supervisor's order or its exit) |
  * | `shutdown.error`           | error | an uncaught error shuts the process down |
+ * | `stop.delayed`             | info  | a shutdown serves on for `stopDelay` ms (readiness 503, `Connection: close`) before the drain |
  * | `drain.forced`             | warn  | `drainTimeout` was reached; the remaining connections were closed |
  * | `app.close-failed`         | error | closing an app (`fastify.close()`) failed |
  * | `app.close-timeout`        | error | closing an app did not settle within `atExitTimeout` (`apps`); the process exits anyway |
@@ -52,15 +53,16 @@
  * | `supervisor.stopped`         | info  | every process exited, sockets and pid file removed (`exitCode`) |
  * | `supervisor.status-file.failed` | error | the status file could not be written; the state is unchanged |
  * | `supervisor.rejected`        | warn  | a socket sent out of turn (after ready, or without its handle) was closed, not held |
+ * | `supervisor.connection.dropped` | warn | a connection handed over could not reach the serving generation: closed |
  */
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
-  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'drain.forced'
+  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
-  | 'supervisor.rejected' | 'supervisor.status-file.failed'
+  | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'

@@ -48,6 +48,8 @@ export interface NodeHotRestart {
   close (): Promise<void>
   readonly generation: number
   readonly draining: boolean
+  /** See the Fastify plugin's `stopping`. */
+  readonly stopping: boolean
   readonly predecessorExited: Promise<void>
 }
 
@@ -99,6 +101,7 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
     close: () => upgrader.shutdown(),
     get generation () { return upgrader.generation },
     get draining () { return upgrader.draining },
+    get stopping () { return upgrader.stopping || upgrader.draining },
     predecessorExited: upgrader.predecessor?.exited ?? Promise.resolve()
   }
 }

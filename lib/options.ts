@@ -51,6 +51,15 @@ export interface HotRestartOptions {
    * @default undefined (none)
    */
   readinessUrl?: string
+  /**
+   * On a shutdown signal (SIGTERM, SIGINT; under `fastify-hot-restart run`, the supervisor's
+   * stop), how long the process keeps accepting and serving before it drains: the readiness
+   * route answers 503 at once (and `stopping` turns true) and every HTTP/1 response says
+   * `Connection: close`, while load balancers remove the endpoint (Kubernetes does so some
+   * seconds after SIGTERM). 0 drains at once.
+   * @default 0 (ms)
+   */
+  stopDelay?: number
 }
 
 /** The options once defaults are applied. */
@@ -64,6 +73,7 @@ export interface ResolvedOptions {
   connectionHandover: boolean
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
+  stopDelay: number
 }
 
 export const defaults = {
@@ -71,12 +81,13 @@ export const defaults = {
   readyTimeout: 60_000,
   drainTimeout: 30_000,
   atExitTimeout: 10_000,
-  idleGrace: 5_000
+  idleGrace: 5_000,
+  stopDelay: 0
 } as const
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'connectionHandover', 'closeWithGrace', 'readinessUrl'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -101,7 +112,7 @@ function invalid (name: string, expected: string, value: unknown): Error {
   return new InvalidOptionError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`)
 }
 
-function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace', min = 1): number {
+function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace' | 'stopDelay', min = 1): number {
   const value = options[name]
   if (value === undefined) return defaults[name]
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT) {
@@ -174,7 +185,8 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     idleGrace: timeout(opts, 'idleGrace', 0),
     connectionHandover,
     closeWithGrace,
-    readinessUrl: readinessUrl as string | undefined
+    readinessUrl: readinessUrl as string | undefined,
+    stopDelay: timeout(opts, 'stopDelay', 0)
   }
 }
 

@@ -16,9 +16,10 @@
  * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
  * | supervisor -> generation        | `upgraded` (id, result or error) | the outcome of that reload |
  * | supervisor -> generation        | `drain` (successorPid, generation, signalToReadyMs) | the next generation is ready: drain and exit |
- * | supervisor -> generation        | `shutdown`           | drain and exit (the supervisor stops, or the generation failed) |
+ * | supervisor -> generation        | `shutdown` (stopDelay when it stops) | drain and exit (the supervisor stops, or the generation failed) |
  * | supervisor -> generation        | `predecessor` (pid)  | the generation this one replaces, while it drains |
  * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
+ * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket) + handle | a kept-alive connection handed over (see handover.ts) |
  */
 
 /** The environment variable that carries the manifest (see manifest.ts). */
@@ -80,19 +81,33 @@ export interface DrainOrder {
   signalToReadyMs: number
 }
 
+/**
+ * A kept-alive connection handed over: its handle travels with the message, `socket` names the
+ * listening socket that accepted it (`describeEntry`), which the receiver serves too.
+ */
+export interface ConnectionMessage { hotRestart: 'connection', socket: string }
+
+/** Whether `m` is a connection message of the right shape. */
+export function isConnectionMessage (m: unknown): m is ConnectionMessage {
+  const c = m as Partial<ConnectionMessage> | null
+  return typeof c === 'object' && c !== null && c.hotRestart === 'connection' && typeof c.socket === 'string' && c.socket !== ''
+}
+
 /** Messages from a generation to the process that started it (its predecessor or the supervisor). */
 export type GenerationMessage =
   | { hotRestart: 'ready', pid?: number }
   | { hotRestart: 'error', message: string }
   | { hotRestart: 'socket', entry: SocketEntry }
   | { hotRestart: 'upgrade', id: number }
+  | ConnectionMessage
 
 /** Messages from the supervisor to a generation. */
 export type SupervisorMessage =
   | ({ hotRestart: 'drain' } & DrainOrder)
-  | { hotRestart: 'shutdown' }
+  | { hotRestart: 'shutdown', stopDelay?: number }
   | { hotRestart: 'predecessor', pid: number }
   | { hotRestart: 'predecessor-exited' }
+  | ConnectionMessage
   | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
 
 /** A message read: ours and well formed, ours and refused (with why), or not ours at all. */
@@ -122,6 +137,8 @@ export function checkSocketEntry (entry: unknown): string | undefined {
   return `unknown kind ${JSON.stringify(entry.kind)} (expected "tcp", "unix" or "udp")`
 }
 
+const NO_SOCKET = '"socket" is not the address of a listening socket'
+
 /** Whether `raw` is one of ours: an object with a string `hotRestart` field. */
 function ours (raw: unknown): raw is Fields & { hotRestart: string } {
   return isObject(raw) && typeof raw.hotRestart === 'string'
@@ -142,6 +159,7 @@ export function readGenerationMessage (raw: unknown): Reading<GenerationMessage>
     case 'error': why = typeof m.message === 'string' ? undefined : '"message" is not a string'; break
     case 'socket': why = checkSocketEntry(m.entry); break
     case 'upgrade': why = isInt(m.id, 1) ? undefined : '"id" is not a positive integer'; break
+    case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
     default: why = 'unknown type'
   }
   return why === undefined ? { message: m as unknown as GenerationMessage } : { rejected: `${JSON.stringify(m.hotRestart)}: ${why}` }
@@ -156,8 +174,10 @@ export function readSupervisorMessage (raw: unknown): Reading<SupervisorMessage>
     case 'drain':
       why = isInt(m.successorPid, 1) && isInt(m.generation, 1) && isInt(m.signalToReadyMs, 0) ? undefined : 'needs "successorPid", "generation" and "signalToReadyMs"'
       break
-    case 'shutdown': case 'predecessor-exited': break
+    case 'shutdown': why = m.stopDelay === undefined || isInt(m.stopDelay, 0) ? undefined : '"stopDelay" is not a non-negative integer'; break
+    case 'predecessor-exited': break
     case 'predecessor': why = isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
+    case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
     case 'upgraded': {
       const error = m.error
       const failed = isObject(error) && typeof error.message === 'string' && (error.code === undefined || typeof error.code === 'string')

@@ -1,6 +1,6 @@
 /**
  * The optional readiness route (option `readinessUrl`): 200 while this process serves, 503
- * before it is ready and once it drains or shuts down, so that a load balancer or an
+ * before it is ready, during the stop delay (stop-delay.ts) and once it drains or shuts down, so that a load balancer or an
  * orchestrator's readiness probe moves traffic away from a process that is about to stop.
  */
 import type http from 'node:http'
@@ -9,13 +9,15 @@ import type { Upgrader } from './upgrader'
 /** What the readiness route answers. */
 export interface Readiness {
   status: 200 | 503
-  body: { ready: boolean, state: Upgrader['state'], generation: number, pid: number }
+  body: { ready: boolean, state: Upgrader['state'] | 'stopping', generation: number, pid: number }
 }
 
 /** The readiness of the process that `upgrader` runs. */
 export function readiness (upgrader: Upgrader): Readiness {
-  const ready = upgrader.state === 'serving' || upgrader.state === 'upgrading'
-  return { status: ready ? 200 : 503, body: { ready, state: upgrader.state, generation: upgrader.generation, pid: process.pid } }
+  // during the stop delay it serves, but the load balancers must take it out of rotation
+  const ready = !upgrader.stopping && (upgrader.state === 'serving' || upgrader.state === 'upgrading')
+  const state = upgrader.stopping && upgrader.state === 'serving' ? 'stopping' : upgrader.state
+  return { status: ready ? 200 : 503, body: { ready, state, generation: upgrader.generation, pid: process.pid } }
 }
 
 /**

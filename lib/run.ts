@@ -3,7 +3,6 @@
  * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
-import { rmSync } from 'node:fs'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
@@ -11,10 +10,12 @@ import { jsonLogger, type Logger } from './log'
 import { bindListen, parseListen } from './listen'
 import type { ListenRequest } from './manifest'
 import { describeEntry } from './protocol'
+import { unlinkEntry } from './socket-kinds'
 import { Supervisor, type Held } from './supervisor'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
-                         [--workers <n>] [--listen <address>]... -- <command> [args...]
+                         [--workers <n>] [--listen <address>]... [--stop-delay <ms>]
+                         -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
 run     Starts the app under a supervisor with a stable pid, which keeps a copy of the app's
@@ -26,7 +27,9 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         (default 10) crashes within a minute before the supervisor gives up (exit 1);
         --workers (default 1) processes of the app per generation, on the same sockets;
         --listen (repeatable) binds PORT, HOST:PORT or a unix socket path in the supervisor
-        before the app starts: the app must listen on the same address.
+        before the app starts: the app must listen on the same address. --stop-delay
+        (default 0): on SIGTERM or SIGINT, each generation serves on for that long (its
+        readiness route answers 503, each response says Connection: close), then drains.
 `
 
 /** More processes per generation than this is a typo, not a deployment. */
@@ -75,6 +78,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let readyTimeout: number
   let maxRestarts: number
   let workers: number
+  let stopDelay: number
   let requests: ListenRequest[]
   let command: string[]
   try {
@@ -86,8 +90,9 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       'max-restarts': { type: 'string', value: '<n>' },
       workers: { type: 'string', value: '<n>' },
       listen: { type: 'string', multiple: true, value: '<address>' },
+      'stop-delay': { type: 'string', value: '<ms>' },
       help: { type: 'boolean', short: 'h' }
-    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], help?: boolean } }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, help?: boolean } }
     if (values.help === true) {
       (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
       return OK
@@ -97,6 +102,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     readyTimeout = positiveInt('ready-timeout', values['ready-timeout'], 60_000, 1)
     maxRestarts = positiveInt('max-restarts', values['max-restarts'], 10, 0)
     workers = positiveInt('workers', values.workers, 1, 1, MAX_WORKERS)
+    stopDelay = positiveInt('stop-delay', values['stop-delay'], 0, 0)
     requests = (values.listen ?? []).map(parseListen)
   } catch (err) {
     io.err.write(`${(err as Error).message}\n\nUsage:\n${RUN_HELP}`)
@@ -115,12 +121,12 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     for (const { entry, handle } of listening) {
       handle.close()
       // a unix socket bound under a temporary name and renamed: closing it leaves the path
-      if (entry.path !== undefined) rmSync(entry.path, { force: true })
+      unlinkEntry(entry)
     }
     log.error({ event: 'supervisor.bind-failed', err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED
   }
-  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, log })
+  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, log })
 
   const reload = (signal: NodeJS.Signals): void => {
     supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })

@@ -12,9 +12,11 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
+import { FIRST_FD } from './manifest'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
-import { datagramHandle, handOver, type Datagram, type Listener } from './sockets'
+import { entryOf, handleOf } from './socket-kinds'
+import type { Datagram, Listener } from './sockets'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -22,8 +24,11 @@ export type { DrainOrder, SupervisorMessage }
 /** What a generation does when the supervisor says so. */
 export interface SupervisorHandlers {
   drain (order: DrainOrder): void
-  /** The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect'). */
-  shutdown (why: 'shutdown' | 'disconnect'): void
+  /**
+   * The supervisor asks for a shutdown (`why` is 'shutdown'), or it has gone ('disconnect').
+   * `stopDelay` is set when the supervisor stops (its `--stop-delay`, 0 by default).
+   */
+  shutdown (why: 'shutdown' | 'disconnect', stopDelay?: number): void
 }
 
 export interface SupervisorLink {
@@ -82,7 +87,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     if (message.hotRestart === 'predecessor') predecessorPid = message.pid
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart === 'drain') handlers?.drain(message)
-    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown')
+    if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown', message.stopDelay)
     if (message.hotRestart !== 'upgraded') return
     const waiting = pending.get(message.id)
     if (waiting === undefined) return reject(`"upgraded": no upgrade ${message.id} was asked for`)
@@ -110,14 +115,9 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
       sendError: (err) => channel.sendError(err)
     },
     sendSockets (listeners, datagrams) {
-      for (const listener of listeners) {
-        const { entries } = handOver([listener])
-        const handle = (listener.server as unknown as { _handle?: unknown })._handle
-        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
-      }
-      for (const datagram of datagrams) {
-        const { entries } = handOver([], [datagram])
-        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, datagramHandle(datagram.socket))
+      for (const open of [...listeners, ...datagrams]) {
+        const found = entryOf(open, FIRST_FD)
+        if (found !== undefined) send({ hotRestart: 'socket', entry: found.entry }, handleOf(open))
       }
     },
     upgrade () {

@@ -22,19 +22,17 @@
  * a time; the sockets stay open while any worker is alive; every child is waited for.
  */
 import type { ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
-import { NotReadyError, PredecessorDrainingError, ShuttingDownError, SuccessorExitedError, UpgradeInProgressError } from './errors'
+import { AttemptLog, refusal, type Phase } from './attempts'
+import { crashBackoff, RESTART_WINDOW } from './backoff'
+import { SuccessorExitedError } from './errors'
+import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
-import { removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { removeIfOurs, writeServing, writeStatus } from './pid-file'
+import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
 import type { Logger } from './log'
-
-/** Crashes older than this (ms) no longer count towards `maxRestarts`. */
-export const RESTART_WINDOW = 60_000
-/** The longest wait between two restarts (ms). */
-export const MAX_BACKOFF = 5_000
 
 export type { Held }
 
@@ -52,6 +50,8 @@ export interface SupervisorOptions {
   workers?: number
   /** Sockets the supervisor bound itself (`--listen`); generation 1 must serve each of them. */
   listening?: Held[]
+  /** On stop, how long each generation serves on before it drains (`--stop-delay`, see stop-delay.ts). @default 0 (ms) */
+  stopDelay?: number
   log: Logger
 }
 
@@ -76,6 +76,11 @@ interface Group {
 
 export type SupervisorState = 'starting' | 'serving' | 'reloading' | 'restarting' | 'stopping'
 
+/** The supervisor's states in the words of the refusal rules (attempts.ts). */
+const PHASE: Record<SupervisorState, Phase> = {
+  starting: 'booting', serving: 'serving', reloading: 'upgrading', restarting: 'restarting', stopping: 'stopping'
+}
+
 export class Supervisor {
   state: SupervisorState = 'starting'
   /** The generation number of the newest worker that became ready (a reload's or a restart's). */
@@ -87,8 +92,7 @@ export class Supervisor {
   private sockets: Held[]
   private readonly workers: number
   private started = 0
-  private attempt = 0
-  private readonly attempts: Record<string, AttemptStatus> = {}
+  private readonly attempts = new AttemptLog(() => this.writeStatusFile())
   private crashes: number[] = []
   private restartTimer: NodeJS.Timeout | undefined
   private restarting = 0
@@ -97,6 +101,7 @@ export class Supervisor {
   private notified = Promise.resolve()
   private readonly options: SupervisorOptions
   private readonly log: Logger
+  private readonly relay: ConnectionRelay
   /** Resolves with the supervisor's exit code once every worker has exited. */
   readonly done: Promise<number>
   private finished!: (code: number) => void
@@ -104,6 +109,7 @@ export class Supervisor {
   constructor (options: SupervisorOptions) {
     this.options = options
     this.log = options.log
+    this.relay = new ConnectionRelay(options.log)
     this.workers = options.workers ?? 1
     this.sockets = options.listening ?? []
     this.done = new Promise(resolve => { this.finished = resolve })
@@ -122,7 +128,7 @@ export class Supervisor {
     const missing = bound.filter(entry => !this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry)))
     if (missing.length > 0) {
       // the supervisor's handle is closed: a path bound for --listen that nobody serves goes too
-      for (const { path } of missing) if (path !== undefined) rmSync(path, { force: true })
+      for (const entry of missing) unlinkEntry(entry)
       throw new Error(`generation 1 does not listen on ${missing.map(describeEntry).join(', ')} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ')}; ` +
         'the app must listen on the same host and port (or path) as --listen')
     }
@@ -165,7 +171,7 @@ export class Supervisor {
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     this.log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
     // for `reload`'s progress: the pid that boots
-    if (this.state === 'reloading' && this.attempts[this.attempt]?.successorPid === undefined) this.record(this.attempt, { state: 'upgrading', successorPid: child.pid, generation })
+    if (this.state === 'reloading' && this.attempts.attempts[this.attempts.attempt]?.successorPid === undefined) this.attempts.record(this.attempts.attempt, { state: 'upgrading', successorPid: child.pid, generation })
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -177,6 +183,8 @@ export class Supervisor {
     // each with its handle; anything else that comes with a handle is closed, never held
     let booting = true
     child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
+      // a draining worker's kept-alive connections go to the serving generation (handover-relay.ts)
+      if (this.relay.forward(raw, handle, worker.group === this.current ? undefined : this.current?.workers)) return
       const reading = readGenerationMessage(raw)
       if (reading !== undefined && 'rejected' in reading) {
         this.log.warn({ event: 'protocol.rejected', from: 'generation', generationPid: worker.pid, why: reading.rejected },
@@ -299,19 +307,6 @@ export class Supervisor {
       (err: Error & { code?: string }) => this.send(worker, { hotRestart: 'upgraded', id, error: { code: err.code, message: err.message } }))
   }
 
-  private refusal (): Error | undefined {
-    if (this.state === 'stopping') return new ShuttingDownError('shutting down')
-    if (this.state === 'reloading') return new UpgradeInProgressError()
-    if (this.state !== 'serving') return new NotReadyError()
-    if (this.draining.size > 0) return new PredecessorDrainingError([...this.draining].flatMap(g => this.pids(g)).join(', '))
-    return undefined
-  }
-
-  private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
-    this.writeStatusFile()
-  }
-
   /**
    * Writes the status file (for the CLI). A write that fails (a full disk, a path taken) is
    * logged and changes nothing else: it never throws into a reload or a crash restart.
@@ -321,7 +316,7 @@ export class Supervisor {
     const servingPids = this.current === undefined ? [] : this.pids(this.current)
     const draining = [...this.draining].flatMap(g => this.pids(g))
     try {
-      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts, state: this.state, servingPids, draining })
+      writeStatus(this.options.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempts.attempt, attempts: this.attempts.attempts, state: this.state, servingPids, draining })
     } catch (err) {
       this.log.error({ event: 'supervisor.status-file.failed', err, pidFile: this.options.pidFile },
         `hot-restart supervisor: could not write the status file: ${(err as Error).message}`)
@@ -333,16 +328,16 @@ export class Supervisor {
    * Rejects with a coded error, the serving generation serving on, if refused or failed.
    */
   async reload (trigger: string): Promise<UpgradeResult> {
-    const attempt = ++this.attempt
-    const refused = this.refusal()
+    const attempt = this.attempts.next()
+    const draining = [...this.draining].flatMap(g => this.pids(g))
+    const refused = refusal({ phase: PHASE[this.state], predecessorDraining: draining.length > 0 ? draining.join(', ') : undefined })
     if (refused !== undefined) {
-      const code = (refused as { code?: string }).code
+      const code = this.attempts.refused(attempt, refused)
       this.log.warn({ event: 'supervisor.reload.refused', code, trigger }, `hot-restart supervisor: reload refused: ${refused.message}`)
-      this.record(attempt, { state: 'refused', code, message: refused.message })
       throw refused
     }
     this.state = 'reloading'
-    this.record(attempt, { state: 'upgrading' })
+    this.attempts.record(attempt, { state: 'upgrading' })
     const started = performance.now()
     const generation = this.started + 1
     this.log.info({ event: 'supervisor.reload.started', trigger, generation }, 'hot-restart supervisor: reload started')
@@ -355,7 +350,7 @@ export class Supervisor {
       if ((this.state as SupervisorState) === 'stopping') throw err
       this.state = 'serving'
       this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
-      this.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
+      this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
       // workers that crashed meanwhile are replaced now
       if (this.current!.workers.size < this.workers) this.restart()
       void this.notify('READY=1')
@@ -367,7 +362,7 @@ export class Supervisor {
     this.serve(next, old, readyMs)
     this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.pids(old)[0], drainingPids: this.pids(old) },
       'hot-restart supervisor: reloaded')
-    this.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
+    this.attempts.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
     void this.notify('READY=1')
     return { pid: pids[0]!, generation, readyMs }
   }
@@ -398,9 +393,9 @@ export class Supervisor {
    * with backoff; gives up past maxRestarts.
    */
   private restart (): void {
-    const now = performance.now()
-    this.crashes = [...this.crashes.filter(t => now - t < RESTART_WINDOW), now]
-    if (this.crashes.length > this.options.maxRestarts) {
+    const { crashes, delay } = crashBackoff(this.crashes, performance.now(), this.options.maxRestarts)
+    this.crashes = crashes
+    if (delay === undefined) {
       this.log.error({ event: 'supervisor.gave-up', crashes: this.crashes.length, maxRestarts: this.options.maxRestarts, windowMs: RESTART_WINDOW },
         'hot-restart supervisor: too many crashes; giving up')
       this.stop(1).catch(/* c8 ignore next */ () => {})
@@ -408,7 +403,6 @@ export class Supervisor {
     }
     this.state = 'restarting'
     if (this.restartTimer !== undefined) return // it starts every missing worker
-    const delay = this.crashes.length <= 1 ? 0 : Math.min(100 * 2 ** (this.crashes.length - 2), MAX_BACKOFF)
     const started = performance.now()
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined
@@ -451,7 +445,7 @@ export class Supervisor {
       this.log.info({ event: 'supervisor.stopping', generations: [...this.children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
       await Promise.all([...this.booting].map(s => s.kill()))
-      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown' })
+      for (const worker of this.children) this.send(worker, { hotRestart: 'shutdown', stopDelay: this.options.stopDelay ?? 0 })
       await Promise.all([...this.children].map(w => w.exited))
       this.close()
       this.log.info({ event: 'supervisor.stopped', exitCode: this.forced ? 1 : code }, 'hot-restart supervisor: stopped')
@@ -476,7 +470,7 @@ export class Supervisor {
   private close (): void {
     for (const { entry, handle } of this.sockets.splice(0)) {
       handle.close()
-      if (entry.requested.path !== undefined) rmSync(entry.requested.path, { force: true })
+      unlinkEntry(entry)
     }
     if (this.options.pidFile !== undefined) removeIfOurs(this.options.pidFile, process.pid)
   }

@@ -22,18 +22,18 @@ import { initialCwd } from './cwd'
 import { AtExitHooks, closeWithin, type AtExitHook, type AtExitReport } from './at-exit'
 import { drain, stopReceiving, trackConnections, type DrainReport } from './drain'
 import { channels, publish } from './events'
-import { Handover, receiveConnections } from './handover'
-import {
-  InvalidOptionError, NotReadyError, NotSupportedError, PredecessorDrainingError, ShuttingDownError,
-  SocketTooLateError, UpgradeInProgressError
-} from './errors'
+import { Handover, listeningAddresses, receiveConnections, toSuccessor, viaSupervisor } from './handover'
+import { AttemptLog, refusal } from './attempts'
+import { InvalidOptionError, SocketTooLateError } from './errors'
 import { settleLogger, type Logger } from './log'
 import { MANIFEST_VERSION, readManifest, type Manifest } from './manifest'
 import type { ResolvedOptions } from './options'
 import type { UpgradeResult } from './protocol'
-import { checkPidFile, readStatus, removeIfOurs, stamped, writeServing, writeStatus, type AttemptStatus } from './pid-file'
+import { checkPidFile, readStatus, removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { connectPredecessor, reportBootErrors, type Predecessor } from './predecessor'
-import { checkNamedSocket, handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { checkNamedSocket } from './listen-args'
+import { handOver, Sockets, unlinkPaths, type Listener } from './sockets'
+import { stopAfterDelay } from './stop-delay'
 import { spawnSuccessor, type Successor } from './successor'
 import { connectSupervisor, type SupervisorLink } from './supervised'
 import { notifySystemd, systemdNotifies } from './systemd'
@@ -79,6 +79,8 @@ export class Upgrader {
   readonly supervisor: SupervisorLink | undefined
   readonly options: ResolvedOptions
   state: UpgraderState = 'booting'
+  /** True during the stop delay (see stop-delay.ts): it still serves, but is not ready. */
+  stopping = false
   private readonly log: Logger
   private readonly cwd: string
   private readonly participants = new Map<Participant, boolean>()
@@ -89,8 +91,7 @@ export class Upgrader {
   private readonly pidFile: string | undefined
   private successor: Successor | undefined
   private closing: Promise<void> | undefined
-  private attempt = 0
-  private readonly attempts: Record<string, AttemptStatus> = {}
+  private readonly attempts = new AttemptLog(() => this.writeStatusFile())
   private readonly socketNames = new Set<string>()
 
   constructor (options: ResolvedOptions, log: Logger, seam: ProcessSeam = realProcess) {
@@ -119,9 +120,10 @@ export class Upgrader {
     this.supervisor = firstUpgrader ? connectSupervisor(manifest !== undefined && manifest.generation > 1, log) : undefined
     this.pidFile = options.pidFile === undefined || this.supervisor !== undefined ? undefined : checkPidFile(options.pidFile)
     this.predecessor = this.supervisor?.predecessor ?? (manifest === undefined ? undefined : connectPredecessor(manifest.pid))
-    // a standalone predecessor hands its connections over once this process is ready
-    if (this.supervisor === undefined && this.predecessor?.alive === true) {
-      this.disposers.push(receiveConnections(process, this, this.predecessor.exited))
+    // the predecessor hands its connections over once this process is ready (under a
+    // supervisor, relayed by it: taken for as long as this process serves)
+    if (this.predecessor?.alive === true) {
+      this.disposers.push(receiveConnections(process, this, this.supervisor === undefined ? this.predecessor.exited : undefined))
     }
     if (this.predecessor?.alive === true) {
       this.predecessor.exited.then(() => {
@@ -143,11 +145,16 @@ export class Upgrader {
       // the supervisor's pid file is the one that names the server
       log.info({ event: 'supervised', supervisorPid: this.supervisor.pid, generation: this.generation, ignoredPidFile: options.pidFile }, 'hot-restart: running under a supervisor')
       this.disposers.push(this.supervisor.listen({
-        drain: (order) => { this.finish('upgrade', { ...order, readyAt: performance.now() }).catch(/* c8 ignore next */ () => {}) },
-        shutdown: (why) => {
+        drain: (order) => {
+          const handover = this.options.connectionHandover ? new Handover(viaSupervisor(process), listeningAddresses(this.sockets.listeners)) : undefined
+          this.finish('upgrade', { ...order, readyAt: performance.now() }, handover).catch(/* c8 ignore next */ () => {})
+        },
+        shutdown: (why, stopDelay) => {
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
-          // shutdown() does not reject; if it did, the rejection would end the process (exit 1)
-          void this.shutdown().then(async () => {
+          // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
+          const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, options.stopDelay)
+          // it does not reject; if it did, the rejection would end the process (exit 1)
+          void stopAfterDelay(this, delay, log).then(async () => {
             await settleLogger(log)
             this.seam.exit(0)
           })
@@ -262,22 +269,12 @@ export class Upgrader {
     this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
   }
 
-  private refusal (): Error | undefined {
-    if (this.seam.platform === 'win32') return new NotSupportedError('upgrade()', 'Windows')
-    if (this.state === 'draining' || this.state === 'closed') return new ShuttingDownError('draining or shutting down')
-    if (this.state === 'upgrading') return new UpgradeInProgressError()
-    if (this.state === 'booting') return new NotReadyError()
-    if (this.predecessor?.alive === true) return new PredecessorDrainingError(this.predecessor.pid)
-    return undefined
-  }
-
-  private record (attempt: number, status: AttemptStatus): void {
-    this.attempts[attempt] = { ...stamped(this.attempts[attempt], status), at: Date.now() }
+  private writeStatusFile (): void {
     if (this.pidFile === undefined || this.state === 'draining' || this.state === 'closed') return
     try {
       // another process may serve from this pid file now (our successor): never write over it
       if (readStatus(this.pidFile)?.pid !== process.pid) return
-      writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempt, attempts: this.attempts })
+      writeStatus(this.pidFile, { pid: process.pid, generation: this.generation, attempt: this.attempts.attempt, attempts: this.attempts.attempts })
     } catch (err) {
       this.log.error({ event: 'status-file.failed', err, pidFile: this.pidFile }, 'hot-restart: could not write the status file')
     }
@@ -289,19 +286,24 @@ export class Upgrader {
    * if the upgrade is refused or the successor fails.
    */
   async upgrade (): Promise<UpgradeResult> {
-    const attempt = ++this.attempt
-    const refused = this.refusal()
+    const attempt = this.attempts.next()
+    const refused = refusal({
+      // the stop delay: it serves on, but is going
+      phase: this.stopping ? 'stopping' : this.state,
+      platform: this.seam.platform,
+      predecessorDraining: this.predecessor?.alive === true ? String(this.predecessor.pid) : undefined
+    })
     if (refused !== undefined) {
       this.log.warn({ event: 'upgrade.refused', code: (refused as { code?: string }).code }, `hot-restart: upgrade refused: ${refused.message}`)
-      this.record(attempt, { state: 'refused', code: (refused as { code?: string }).code, message: refused.message })
+      this.attempts.refused(attempt, refused)
       throw refused
     }
     // under a supervisor, the supervisor spawns the successor and tells this process to drain
     if (this.supervisor !== undefined) return await this.supervisor.upgrade()
     this.state = 'upgrading'
-    this.record(attempt, { state: 'upgrading' })
+    this.attempts.record(attempt, { state: 'upgrading' })
     const started = performance.now()
-    const { entries, fds, servers } = handOver(this.sockets.listeners, this.sockets.datagrams)
+    const { entries, fds } = handOver(this.sockets.listeners, this.sockets.datagrams)
     const generation = this.generation + 1
     const successor = spawnSuccessor({
       manifest: { version: MANIFEST_VERSION, pid: process.pid, generation, cwd: this.cwd, sockets: entries },
@@ -310,7 +312,7 @@ export class Upgrader {
       log: this.log
     })
     this.successor = successor
-    this.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
+    this.attempts.record(attempt, { state: 'upgrading', successorPid: successor.pid, generation })
     this.log.info({ event: 'upgrade.started', successorPid: successor.pid, generation, sockets: entries.length }, 'hot-restart: upgrade started')
     publish(channels.upgradeStart, () => ({ successorPid: successor.pid, generation }))
     let ready
@@ -322,7 +324,7 @@ export class Upgrader {
       const e = err as Error & { code?: string, cause?: unknown }
       this.log.error({ event: 'upgrade.failed', err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
         `hot-restart: upgrade failed; still serving: ${e.message}`)
-      this.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
+      this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
       publish(channels.upgradeFailed, () => ({ successorPid: successor.pid, generation, code: e.code, message: e.message, durationMs: Math.round(performance.now() - started) }))
       throw err
     }
@@ -333,8 +335,8 @@ export class Upgrader {
       'hot-restart: the successor is ready; draining')
     publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started) }))
     // where the successor could not write the pid file, this record still leads the CLI to it
-    this.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
-    const handover = this.options.connectionHandover ? new Handover(successor.process, servers) : undefined
+    this.attempts.record(attempt, { state: 'handed-over', successorPid: ready.pid, generation })
+    const handover = this.options.connectionHandover ? new Handover(toSuccessor(successor.process), listeningAddresses(this.sockets.listeners)) : undefined
     this.finish('upgrade', { successorPid: ready.pid, generation, signalToReadyMs: Math.round(readyAt - started), readyAt }, handover)
       .catch(/* c8 ignore next */ () => {})
     return { pid: ready.pid, generation, readyMs: Math.round(readyAt - started) }

@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 versions=${NODE_VERSIONS:-22 24}
-files=(test/e2e/reload.test.ts test/e2e/reload-load.test.ts test/e2e/supervisor.test.ts test/e2e/express.test.ts)
+files=(test/unit/node-internals.test.ts test/e2e/reload.test.ts test/e2e/reload-load.test.ts test/e2e/supervisor.test.ts test/e2e/express.test.ts)
 status=0
 for version in $versions; do
   if ! bin=$(npx -y "node@$version" -p process.execPath); then

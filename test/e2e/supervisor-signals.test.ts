@@ -2,7 +2,7 @@
 // supervisor's signals while a generation boots (a graceful stop; a second signal forces), and
 // a supervisor killed outright (its generation shuts itself down).
 import { once } from 'node:events'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -124,4 +124,23 @@ t.test('a crash on a unix socket: clients queue while the next generation boots;
   process.kill(s.proc.pid!, 'SIGTERM')
   t.equal(await s.ended, 0)
   t.notOk(existsSync(path), 'the last stop removed the path')
+})
+
+t.test('a reload while a crashed generation restarts is refused with its own code', async t => {
+  const bootFile = join(tempDir('fhr-boot-'), 'boot')
+  const s = await startSupervisor({ env: { QUIET: '1', BOOT_FILE: bootFile } })
+  t.teardown(() => s.kill())
+  const gen1 = servingPid(s)
+  // the restarted generation holds its boot until the file goes
+  writeFileSync(bootFile, 'hold')
+  process.kill(gen1, 'SIGKILL')
+  const holding = await s.waitFor(l => l.msg === 'boot: holding', 'the restart to boot')
+  const from = s.lines.length
+  process.kill(s.proc.pid!, 'SIGHUP')
+  const refused = await s.waitFor(l => l.event === 'supervisor.reload.refused', 'the reload to be refused', from)
+  t.equal(refused.code, 'FST_HOT_RESTART_CRASH_RESTART', refused.msg as string)
+  rmSync(bootFile)
+  t.equal((await s.waitFor(l => l.event === 'supervisor.restarted', 'the restart')).servingPid, holding.pid)
+  process.kill(s.proc.pid!, 'SIGTERM')
+  t.equal(await s.ended, 0)
 })

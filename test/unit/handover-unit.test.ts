@@ -11,7 +11,6 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { drain, trackConnections } from '../../lib/drain'
 import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, receiveConnections, type HandoverTarget } from '../../lib/handover'
-import { Sockets } from '../../lib/sockets'
 import { connect } from '../helpers/raw-http'
 
 async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')): Promise<{ server: http.Server, port: number }> {
@@ -70,18 +69,17 @@ t.test('a connection that cannot be sent (the successor has gone) is drained her
   t.teardown(() => c.close())
   c.write(c.get('/'))
   await c.next()
-  const sends: number[] = []
+  const sends: string[] = []
   const closed: HandoverTarget = {
-    send (message, _socket, _options, done) {
-      sends.push(message.fd)
+    send (message, _socket, _handle, done) {
+      sends.push(message.socket)
       process.nextTick(done, Object.assign(new Error('channel closed'), { code: 'ERR_IPC_CHANNEL_CLOSED' }))
-      return false
     }
   }
-  const handover = new Handover(closed, new Map([[server, 3]]))
+  const handover = new Handover(closed, new Map([[server, `127.0.0.1:${port}`]]))
   const drained = drain([server], 5000, 200, handover)
   while (handover.report.fellBack === 0) await new Promise(resolve => setTimeout(resolve, 5))
-  t.same(sends, [3], 'one attempt, for the fd of its listening socket')
+  t.same(sends, [`127.0.0.1:${port}`], 'one attempt, named by the address of its listening socket')
   c.write(c.get('/'))
   const res = await c.next()
   t.equal(res.headers.connection, 'close', 'its next request is answered with Connection: close, as in the drain without hand-over')
@@ -108,8 +106,8 @@ t.test('the successor adopts a connection as if it had accepted it', async t => 
 })
 
 t.test('connection messages are checked before anything is trusted', async t => {
-  t.ok(isConnectionMessage({ hotRestart: 'connection', fd: 3 }))
-  for (const bad of [null, 'connection', {}, { hotRestart: 'connection' }, { hotRestart: 'connection', fd: '3' }, { hotRestart: 'ready', fd: 3 }]) {
+  t.ok(isConnectionMessage({ hotRestart: 'connection', socket: '127.0.0.1:3000' }))
+  for (const bad of [null, 'connection', {}, { hotRestart: 'connection' }, { hotRestart: 'connection', socket: '' }, { hotRestart: 'connection', fd: 3 }, { hotRestart: 'ready', socket: '/tmp/s' }]) {
     t.notOk(isConnectionMessage(bad), JSON.stringify(bad))
   }
 })
@@ -122,16 +120,15 @@ t.test('a send that fails once the handle has left closes the connection and cou
   await c.next()
   // the handle leaves (as Node's send takes it), then the write to the channel fails
   const lost: HandoverTarget = {
-    send (_message, socket, _options, done) {
+    send (_message, socket, _handle, done) {
       const s = socket as net.Socket & { _handle: { close (): void } | null }
       const handle = s._handle!
       s._handle = null
       handle.close()
       process.nextTick(done, new Error('write EPIPE'))
-      return true
     }
   }
-  const handover = new Handover(lost, new Map([[server, 3]]))
+  const handover = new Handover(lost, new Map([[server, `127.0.0.1:${port}`]]))
   const report = await drain([server], 5000, 200, handover)
   t.equal(handover.report.failed, 1, 'counted as failed')
   t.equal(report.notMoved, 1)
@@ -144,7 +141,9 @@ t.test('the successor takes a connection only from a connection message with its
   const proc = new EventEmitter() as unknown as NodeJS.Process
   let gone!: () => void
   const done = new Promise<void>(resolve => { gone = resolve })
-  const receiver = { draining: false, sockets: { serverFor: (fd: number) => fd === 3 ? server : undefined } }
+  const entry = { fd: 3, kind: 'tcp' as const, address: '127.0.0.1', port: 3000, requested: { host: '127.0.0.1', port: 3000 } }
+  // a listener bound here (none inherited) is never a connection's destination
+  const receiver = { draining: false, sockets: { listeners: [{ server: http.createServer() }, { server, inherited: entry }] } }
   receiveConnections(proc, receiver, done)
   const other = net.createServer()
   await once(other.listen(0, '127.0.0.1'), 'listening')
@@ -157,21 +156,20 @@ t.test('the successor takes a connection only from a connection message with its
     return { socket, client }
   }
   proc.emit('message', { hotRestart: 'ready' }, undefined)
-  proc.emit('message', { hotRestart: 'connection', fd: 3 }, undefined)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, undefined)
   const unknown = await accept()
-  proc.emit('message', { hotRestart: 'connection', fd: 4 }, unknown.socket)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3001' }, unknown.socket)
   if (!unknown.client.closed) await once(unknown.client.socket, 'close')
   t.ok(unknown.client.closed, 'a connection for a socket no server here listens on is closed')
   const known = await accept()
-  proc.emit('message', { hotRestart: 'connection', fd: 3 }, known.socket)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, known.socket)
   known.client.write(known.client.get('/'))
   t.equal((await known.client.next()).body, 'adopted', 'one for a socket it serves is adopted')
   receiver.draining = true
   const late = await accept()
-  proc.emit('message', { hotRestart: 'connection', fd: 3 }, late.socket)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, late.socket)
   if (!late.client.closed) await once(late.client.socket, 'close')
   t.ok(late.client.closed, 'one that arrives once this process drains is closed')
-  t.equal(new Sockets([]).serverFor(3), undefined, 'the registry names no server for an fd it did not inherit')
   gone()
   await done
   await new Promise(resolve => setImmediate(resolve))

@@ -2,7 +2,7 @@ import t from 'tap'
 import { defaults, describe, resolveOptions } from '../../lib/options'
 
 t.test('defaults', async t => {
-  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, connectionHandover: true, closeWithGrace: {} })
+  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, connectionHandover: true, closeWithGrace: {}, stopDelay: 0 })
   t.same(resolveOptions(null).closeWithGrace, {})
   t.same(resolveOptions({ prefix: '/x', logLevel: 'info' }).signal, defaults.signal, 'Fastify register options pass')
   t.same(resolveOptions({ closeWithGrace: false }).closeWithGrace, false)

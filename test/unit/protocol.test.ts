@@ -27,8 +27,9 @@ t.test('what a generation sends', async t => {
   for (const raw of [undefined, null, 'ready', [], { type: 'ready' }, { hotRestart: 1 }]) t.equal(readGenerationMessage(raw), undefined, 'not ours')
   for (const message of [
     { hotRestart: 'ready', pid: 5 }, { hotRestart: 'ready' }, { hotRestart: 'error', message: 'boom' },
-    { hotRestart: 'socket', entry: tcp }, { hotRestart: 'upgrade', id: 1 }
+    { hotRestart: 'socket', entry: tcp }, { hotRestart: 'upgrade', id: 1 }, { hotRestart: 'connection', socket: '127.0.0.1:3000' }
   ]) t.same(readGenerationMessage(message), { message })
+  t.same(readGenerationMessage({ hotRestart: 'connection', fd: 3 }), { rejected: '"connection": "socket" is not the address of a listening socket' })
   t.same(readGenerationMessage({ hotRestart: 'ready', pid: 'x' }), { rejected: '"ready": "pid" is not a pid' })
   t.same(readGenerationMessage({ hotRestart: 'error', message: 3 }), { rejected: '"error": "message" is not a string' })
   t.same(readGenerationMessage({ hotRestart: 'socket' }), { rejected: '"socket": the entry is not an object' })
@@ -41,12 +42,13 @@ t.test('what the supervisor sends', async t => {
   const result = { pid: 6, generation: 3, readyMs: 10 }
   for (const message of [
     { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 0 }, { hotRestart: 'shutdown' },
-    { hotRestart: 'predecessor', pid: 4 }, { hotRestart: 'predecessor-exited' },
+    { hotRestart: 'predecessor', pid: 4 }, { hotRestart: 'predecessor-exited' }, { hotRestart: 'connection', socket: '/tmp/app.sock' },
     { hotRestart: 'upgraded', id: 1, result }, { hotRestart: 'upgraded', id: 2, error: { message: 'busy' } },
     { hotRestart: 'upgraded', id: 3, error: { code: 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS', message: 'busy' } }
   ]) t.same(readSupervisorMessage(message), { message })
   t.match(readSupervisorMessage({ hotRestart: 'drain', successorPid: 6 }), { rejected: /"drain": needs/ })
   t.match(readSupervisorMessage({ hotRestart: 'predecessor' }), { rejected: /"predecessor": "pid" is not a pid/ })
+  t.match(readSupervisorMessage({ hotRestart: 'connection', socket: '' }), { rejected: /"connection": "socket" is not/ })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', result }), { rejected: /"id" is not a positive integer/ })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', id: 1 }), { rejected: /needs a "result" or an "error"/ })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', id: 1, result: { pid: 1 } }), { rejected: /needs a "result"/ })

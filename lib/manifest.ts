@@ -8,7 +8,8 @@
  */
 import { fstatSync, readFileSync, readlinkSync } from 'node:fs'
 import { BadManifestError } from './errors'
-import { MANIFEST_ENV, type ListenRequest, type SocketEntry } from './protocol'
+import { checkSocketEntry, MANIFEST_ENV, type ListenRequest, type SocketEntry } from './protocol'
+import { listedAsListening } from './socket-kinds'
 
 // the protocol's vocabulary lives in protocol.ts; re-exported for the modules that read manifests
 export { MANIFEST_ENV }
@@ -59,18 +60,8 @@ function checkEntry (entry: unknown, index: number): SocketEntry {
   const e = entry as Record<string, unknown>
   if (!isInt(e.fd, FIRST_FD)) fail(`${where} has no valid fd (got ${JSON.stringify(e.fd)})`)
   const fd = e.fd
-  const req = e.requested as Record<string, unknown> | undefined
-  if (typeof req !== 'object' || req === null || typeof req.host !== 'string' || !isInt(req.port, 0)) {
-    fail(`fd ${fd}: missing or malformed "requested"`)
-  }
-  if (e.name !== undefined && (typeof e.name !== 'string' || e.name.length === 0)) fail(`fd ${fd}: "name" is not a non-empty string`)
-  if (e.kind === 'tcp' || e.kind === 'udp') {
-    if (typeof e.address !== 'string' || !isInt(e.port, 1)) fail(`fd ${fd}: a ${e.kind} socket needs "address" and "port"`)
-  } else if (e.kind === 'unix') {
-    if (typeof e.path !== 'string' || e.path.length === 0) fail(`fd ${fd}: a unix socket needs "path"`)
-  } else {
-    fail(`fd ${fd}: unknown kind ${JSON.stringify(e.kind)} (expected "tcp", "unix" or "udp")`)
-  }
+  const why = checkSocketEntry(e)
+  if (why !== undefined) fail(`fd ${fd}: ${why}`)
   let stat
   try {
     stat = fstatSync(fd)
@@ -99,12 +90,6 @@ function alive (pid: number, proc: string): boolean {
   return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
 }
 
-/** The socket tables of /proc/net, by kind: a listening socket's state, and its file. */
-const tables = {
-  tcp: { files: ['tcp', 'tcp6'], listening: '0A' },
-  udp: { files: ['udp', 'udp6'], listening: '07' }
-}
-
 /**
  * Whether `fd` is a listening socket of this process where the entry says (Linux: /proc): a TCP
  * or UDP socket bound to the entry's port, or a listening unix socket. False where it cannot
@@ -119,23 +104,7 @@ export function listensAsNamed (entry: unknown, proc = '/proc'): boolean {
   } catch {
     return false
   }
-  if (inode === undefined) return false
-  const rows = (file: string): string[][] => {
-    try {
-      return readFileSync(`${proc}/net/${file}`, 'utf8').split('\n').slice(1).map(row => row.trim().split(/\s+/))
-    } catch {
-      return []
-    }
-  }
-  if (e.kind === 'unix') {
-    // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening)
-    return rows('unix').some(cols => cols[6] === inode && cols[3] === '00010000')
-  }
-  if (e.kind !== 'tcp' && e.kind !== 'udp') return false
-  const { files, listening } = tables[e.kind]
-  // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-  return files.some(file => rows(file).some(cols =>
-    cols[9] === inode && cols[3] === listening && Number.parseInt(String(cols[1]).split(':')[1] as string, 16) === e.port))
+  return inode !== undefined && listedAsListening(e as SocketEntry, inode, proc)
 }
 
 /**

@@ -3,7 +3,6 @@
  * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
-import { rmSync } from 'node:fs'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
@@ -11,6 +10,7 @@ import { jsonLogger, type Logger } from './log'
 import { bindListen, parseListen } from './listen'
 import type { ListenRequest } from './manifest'
 import { describeEntry } from './protocol'
+import { unlinkEntry } from './socket-kinds'
 import { Supervisor, type Held } from './supervisor'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
@@ -121,7 +121,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     for (const { entry, handle } of listening) {
       handle.close()
       // a unix socket bound under a temporary name and renamed: closing it leaves the path
-      if (entry.path !== undefined) rmSync(entry.path, { force: true })
+      unlinkEntry(entry)
     }
     log.error({ event: 'supervisor.bind-failed', err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED

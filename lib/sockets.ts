@@ -9,16 +9,21 @@
  * listen() to hook) are claimed by name: only the socket of that name gets that fd.
  */
 import dgram from 'node:dgram'
-import { closeSync, existsSync, rmSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import net from 'node:net'
-import { BadManifestError, InvalidOptionError } from './errors'
+import { BadManifestError } from './errors'
+import { parseListenArgs, type ParsedListen, type SocketOptions } from './listen-args'
 import { FIRST_FD, type ListenRequest, type SocketEntry } from './manifest'
-import { datagramHandle, handleFd, listensOnHandle, serverHandle, setPipeName } from './node-internals'
-import { describe } from './options'
+import { handleFd, setPipeName } from './node-internals'
 import { describeEntry } from './protocol'
-import { bindUnixPath } from './unix-path'
+import { claims, closeInherited, entryOf, handleOf, kindOf } from './socket-kinds'
+import { bindUnixPath, removeUnixPath } from './unix-path'
 
 export { describeEntry }
+// the adapters' type of socket(), declared with its arguments' checks
+export type { OpenSocket } from './listen-args'
+
+type ListenFn = (this: net.Server, ...args: unknown[]) => net.Server
 
 /** A server of this process that is listening, and what was asked for. */
 export interface Listener {
@@ -38,111 +43,19 @@ export interface Datagram {
   inherited?: SocketEntry
 }
 
-/**
- * `socket(name, socket, options)` of both adapters: opens a socket that is handed over across
- * reloads by name. A dgram socket binds (`port`, `address`), a net.Server listens (`port`,
- * `host`, or `path`); in a successor, each serves the socket of the same name that its
- * predecessor had. Call it before the app listens. Resolves with the address.
- */
-export interface OpenSocket {
-  (name: string, socket: dgram.Socket, options?: Omit<dgram.BindOptions, 'fd'>): Promise<net.AddressInfo>
-  (name: string, server: net.Server, options?: net.ListenOptions): Promise<net.AddressInfo | string>
-}
-
-/** Where a named socket binds: a net.Server's listen options, or a dgram socket's bind options. */
-export interface SocketOptions {
-  port?: number
-  /** For a dgram socket. */
-  address?: string
-  /** For a net.Server. */
-  host?: string
-  /** For a net.Server on a unix socket. */
-  path?: string
-  [key: string]: unknown
-}
-
-interface ParsedListen {
-  request: ListenRequest | null
-  /** The options object, when listen() was given one. */
-  options?: Record<string, unknown>
-  backlog?: number
-  signal?: AbortSignal
-  cb?: (...args: unknown[]) => void
-}
-
-type ListenFn = (this: net.Server, ...args: unknown[]) => net.Server
-
-function isPort (v: unknown): boolean {
-  return typeof v === 'number' || (typeof v === 'string' && v !== '' && Number.isFinite(Number(v)))
-}
-
-/** Understands the forms `listen()` accepts (see node's `normalizeArgs`). */
-export function parseListenArgs (args: unknown[]): ParsedListen {
-  const last = args[args.length - 1]
-  const cb = typeof last === 'function' ? last as ParsedListen['cb'] : undefined
-  const first = args[0]
-  if (first === undefined || typeof first === 'function') return { request: { host: '', port: 0 }, cb }
-  if (typeof first === 'object' && first !== null) {
-    const o = first as Record<string, unknown>
-    if (listensOnHandle(o)) return { request: null, cb }
-    const common = { cb, backlog: typeof o.backlog === 'number' ? o.backlog : undefined, signal: o.signal as AbortSignal | undefined, options: o }
-    if (typeof o.path === 'string') return { request: { host: '', port: 0, path: o.path }, ...common }
-    return { request: { host: typeof o.host === 'string' ? o.host : '', port: o.port === undefined ? 0 : Number(o.port) }, ...common }
-  }
-  if (isPort(first)) {
-    const host = typeof args[1] === 'string' ? args[1] : ''
-    const rest = args.slice(typeof args[1] === 'string' ? 2 : 1)
-    return { request: { host, port: Number(first) }, backlog: typeof rest[0] === 'number' ? rest[0] : undefined, cb }
-  }
-  if (typeof first === 'string') {
-    return { request: { host: '', port: 0, path: first }, backlog: typeof args[1] === 'number' ? args[1] : undefined, cb }
-  }
-  return { request: null, cb }
-}
-
 /** Whether an inherited socket serves what a listen call asks for. */
 export function matches (entry: SocketEntry, req: ListenRequest): boolean {
-  if (req.path !== undefined) return entry.kind === 'unix' && (entry.path === req.path || entry.requested.path === req.path)
-  return entry.kind === 'tcp' && sameRequest(entry, req)
-}
-
-/** Whether an inherited TCP or UDP socket is bound where `req` asks. */
-function sameRequest (entry: SocketEntry, req: ListenRequest): boolean {
-  if (entry.requested.host === req.host && entry.requested.port === req.port) return true
-  return req.port !== 0 && entry.port === req.port && (entry.address === req.host || entry.requested.host === req.host)
+  return claims(entry, 'listen', req)
 }
 
 /** The fd of a bound dgram socket, if it has one. */
 export function datagramFd (socket: dgram.Socket): number | undefined {
-  return handleFd(datagramHandle(socket))
-}
-
-/**
- * Checks the arguments of `socket(name, socket, options)`.
- * @throws FST_HOT_RESTART_INVALID_OPTION
- */
-export function checkNamedSocket (name: unknown, socket: unknown, options: unknown): asserts options is SocketOptions {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidOptionError(`Expected the socket name to be a non-empty string, got ${describe(name)}`)
-  }
-  if (!(socket instanceof net.Server) && !(socket instanceof dgram.Socket)) {
-    throw new InvalidOptionError(`Expected socket "${name}" to be a net.Server or a dgram.Socket, got ${describe(socket)}`)
-  }
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError(`Expected the options of socket "${name}" to be an object, got ${describe(options)}`)
-  }
-  const o = options as Record<string, unknown>
-  if (o.port !== undefined && (typeof o.port !== 'number' || !Number.isInteger(o.port) || o.port < 0 || o.port > 65535)) {
-    throw new InvalidOptionError(`Expected the port of socket "${name}" to be an integer from 0 to 65535, got ${describe(o.port)}`)
-  }
-  for (const key of ['fd', 'handle']) {
-    if (o[key] !== undefined) throw new InvalidOptionError(`Socket "${name}": \`${key}\` cannot be given; the socket is bound here, or inherited`)
-  }
+  return handleFd(handleOf({ socket }))
 }
 
 /** The fd of a listening server's handle, if it has one. */
 export function fdOf (server: net.Server): number | undefined {
-  return handleFd(serverHandle(server))
+  return handleFd(handleOf({ server }))
 }
 
 /**
@@ -159,16 +72,8 @@ function listenOnPath (server: net.Server, original: ListenFn, path: string, par
 /** Removes the unix socket paths of these listeners (at the last generation's shutdown). */
 export function unlinkPaths (listeners: Iterable<Listener>): void {
   for (const { requested } of listeners) {
-    if (requested.path !== undefined) rmSync(requested.path, { force: true })
+    if (requested.path !== undefined) removeUnixPath(requested.path)
   }
-}
-
-/** Whether a bound address is the one the manifest names. */
-function sameAddress (server: net.Server, entry: SocketEntry): boolean {
-  if (entry.kind === 'unix') return true // a pipe opened from an fd cannot tell its path
-  // a tcp entry whose fd is a unix socket has no such address (null or a path): not the same
-  const address = server.address()
-  return typeof address === 'object' && address !== null && address.port === entry.port && address.address === entry.address
 }
 
 /** Logger calls the hook makes; a pino logger fits. */
@@ -232,16 +137,16 @@ export class Sockets {
       return original.apply(server, args)
     }
     const [entry] = this.unclaimed.splice(index, 1) as [SocketEntry]
-    // net.Server#address() falls back to the name it was given for a pipe; an fd has none.
-    // Set before listening: the app's own 'listening' handlers run before ours.
-    if (entry.kind === 'unix') setPipeName(server, entry.path)
+    const kind = kindOf(entry)
+    // before listening: the app's own 'listening' handlers run before ours
+    kind.adopting(server, entry)
     const onListening = (): void => this.record(server, request, entry, name)
     server.once('listening', onListening)
     original.call(server, { fd: entry.fd, backlog: parsed.backlog, signal: parsed.signal }, parsed.cb)
     // the handle is opened from the fd at once and 'listening' comes on the next tick (only if
     // the handle is still open): a socket that is not what the manifest says fails the listen
     // before any 'listening' handler runs (Fastify's reads the address)
-    if (server.listening && !sameAddress(server, entry)) {
+    if (server.listening && !kind.boundAs(entry, server.address())) {
       const got = JSON.stringify(server.address())
       server.removeListener('listening', onListening)
       server.close()
@@ -273,14 +178,14 @@ export class Sockets {
    */
   bindDatagram (socket: dgram.Socket, name: string, options: SocketOptions): Promise<net.AddressInfo> {
     const requested: ListenRequest = { host: options.address ?? '', port: options.port ?? 0 }
-    const index = this.unclaimed.findIndex(entry => entry.kind === 'udp' && entry.name === name && sameRequest(entry, requested))
+    const index = this.unclaimed.findIndex(entry => entry.name === name && claims(entry, 'bind', requested))
     const entry = index === -1 ? undefined : this.unclaimed.splice(index, 1)[0]
     return new Promise((resolve, reject) => {
       socket.once('error', reject)
       socket.once('listening', () => {
         socket.removeListener('error', reject)
         const address = socket.address()
-        if (entry !== undefined && (address.port !== entry.port || address.address !== entry.address)) {
+        if (entry !== undefined && !(kindOf(entry)).boundAs(entry, address)) {
           socket.close()
           reject(new BadManifestError(`fd ${entry.fd} is bound to ${JSON.stringify(address)}, not to ${describeEntry(entry)} as the manifest says`))
           return
@@ -316,12 +221,7 @@ export class Sockets {
    */
   closeUnclaimed (): SocketEntry[] {
     const closed = this.unclaimed.splice(0)
-    for (const entry of closed) {
-      try { closeSync(entry.fd) } catch {}
-      // the new code listens elsewhere: a path left behind would make a later bind of it fail
-      // with EADDRINUSE (closing never unlinks it: see listenOnPath)
-      if (entry.kind === 'unix') rmSync(entry.path as string, { force: true })
-    }
+    for (const entry of closed) closeInherited(entry)
     return closed
   }
 }
@@ -336,25 +236,12 @@ export function handOver (listeners: Iterable<Listener>, datagrams: Iterable<Dat
   const fds: number[] = []
   // each server's listening socket as the successor will know it (its fd there)
   const servers = new Map<net.Server, number>()
-  for (const { server, requested, name } of listeners) {
-    const fd = fdOf(server)
-    const address = server.address()
-    if (fd === undefined || !server.listening || address === null) continue
-    const position = FIRST_FD + fds.length
-    if (typeof address === 'string') {
-      entries.push({ fd: position, kind: 'unix', requested, path: address, name })
-    } else {
-      entries.push({ fd: position, kind: 'tcp', requested, address: address.address, port: address.port, name })
-    }
-    fds.push(fd)
-    servers.set(server, position)
-  }
-  for (const { socket, requested, name } of datagrams) {
-    const fd = datagramFd(socket)
-    if (fd === undefined) continue
-    const { address, port } = socket.address()
-    entries.push({ fd: FIRST_FD + fds.length, kind: 'udp', name, requested, address, port })
-    fds.push(fd)
+  for (const open of [...listeners, ...datagrams]) {
+    const found = entryOf(open, FIRST_FD + fds.length)
+    if (found === undefined) continue
+    entries.push(found.entry)
+    fds.push(found.fd)
+    if ('server' in open) servers.set(open.server, found.entry.fd)
   }
   return { entries, fds, servers }
 }

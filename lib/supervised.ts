@@ -13,12 +13,13 @@
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
 import { Handover, listeningAddresses, receiveConnections, viaSupervisor } from './handover'
+import { FIRST_FD } from './manifest'
 import type { GenerationMode } from './mode'
-import { datagramHandle, serverHandle } from './node-internals'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
+import { entryOf, handleOf } from './socket-kinds'
+import type { Datagram, Listener } from './sockets'
 import { stopAfterDelay } from './stop-delay'
-import { handOver, type Datagram, type Listener } from './sockets'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -117,14 +118,9 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
       sendError: (err) => channel.sendError(err)
     },
     sendSockets (listeners, datagrams) {
-      for (const listener of listeners) {
-        const { entries } = handOver([listener])
-        const handle = serverHandle(listener.server)
-        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, handle)
-      }
-      for (const datagram of datagrams) {
-        const { entries } = handOver([], [datagram])
-        if (entries.length === 1) send({ hotRestart: 'socket', entry: entries[0] }, datagramHandle(datagram.socket))
+      for (const open of [...listeners, ...datagrams]) {
+        const found = entryOf(open, FIRST_FD)
+        if (found !== undefined) send({ hotRestart: 'socket', entry: found.entry }, handleOf(open))
       }
     },
     upgrade () {

@@ -22,13 +22,13 @@
  * a time; the sockets stay open while any worker is alive; every child is waited for.
  */
 import type { ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { AttemptLog, refusal, type Phase } from './attempts'
 import { crashBackoff, RESTART_WINDOW } from './backoff'
 import { SuccessorExitedError } from './errors'
 import { ConnectionRelay } from './handover-relay'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
+import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type Held, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { monotonicUsec, notifySystemd } from './systemd'
@@ -128,7 +128,7 @@ export class Supervisor {
     const missing = bound.filter(entry => !this.sockets.some(held => describeEntry(held.entry) === describeEntry(entry)))
     if (missing.length > 0) {
       // the supervisor's handle is closed: a path bound for --listen that nobody serves goes too
-      for (const { path } of missing) if (path !== undefined) rmSync(path, { force: true })
+      for (const entry of missing) unlinkEntry(entry)
       throw new Error(`generation 1 does not listen on ${missing.map(describeEntry).join(', ')} (--listen): it listens on ${this.sockets.map(h => describeEntry(h.entry)).join(', ')}; ` +
         'the app must listen on the same host and port (or path) as --listen')
     }
@@ -470,7 +470,7 @@ export class Supervisor {
   private close (): void {
     for (const { entry, handle } of this.sockets.splice(0)) {
       handle.close()
-      if (entry.requested.path !== undefined) rmSync(entry.requested.path, { force: true })
+      unlinkEntry(entry)
     }
     if (this.options.pidFile !== undefined) removeIfOurs(this.options.pidFile, process.pid)
   }

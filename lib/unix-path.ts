@@ -6,7 +6,7 @@
  * EADDRINUSE), and only a socket of our own user is renamed (never a planted symlink).
  */
 import { randomBytes } from 'node:crypto'
-import { renameSync } from 'node:fs'
+import { renameSync, rmSync } from 'node:fs'
 import { lstatOrUndefined } from './safe-file'
 
 /**
@@ -24,4 +24,13 @@ export function bindUnixPath<T> (path: string, bind: (temp: string) => T): T {
   const uid = process.geteuid?.() ?? stats?.uid
   if (stats?.isSocket() === true && stats.uid === uid) renameSync(temp, path)
   return bound
+}
+
+/**
+ * Removes a unix socket's path, if it is there: closing a socket bound by `bindUnixPath` never
+ * does, so whoever stops serving a path for good (the last generation, the supervisor, the
+ * successor that no longer listens there) removes it.
+ */
+export function removeUnixPath (path: string): void {
+  rmSync(path, { force: true })
 }

@@ -4,8 +4,9 @@ import { existsSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { parseListenArgs } from '../../lib/listen-args'
 import type { SocketEntry } from '../../lib/manifest'
-import { datagramFd, describeEntry, fdOf, handOver, matches, parseListenArgs, Sockets, unlinkPaths } from '../../lib/sockets'
+import { datagramFd, describeEntry, fdOf, handOver, matches, Sockets, unlinkPaths } from '../../lib/sockets'
 import { tempDir } from '../helpers/app'
 
 t.test('parseListenArgs understands every form of listen()', async t => {

@@ -120,6 +120,8 @@ export class Handover {
   private readonly sending = new WeakSet<net.Socket>()
   /** Connections that could not be sent: the old drain takes them. */
   private readonly refused = new WeakSet<net.Socket>()
+  /** Called with each connection that could not be sent (the drain then watches it as idle). */
+  onFallBack: ((socket: net.Socket) => void) | undefined
 
   /**
    * @param addresses for each server whose connections may move, the address of its listening
@@ -137,6 +139,11 @@ export class Handover {
   keeps (socket: net.Socket): boolean {
     const server = acceptedBy(socket)
     return server != null && this.addresses.has(server) && canMove(server) && httpParser(socket) !== null && !this.refused.has(socket)
+  }
+
+  /** Whether `socket` was given to the channel (sent, or on its way). */
+  isSending (socket: net.Socket): boolean {
+    return this.sending.has(socket)
   }
 
   /**
@@ -180,6 +187,7 @@ export class Handover {
         this.refused.add(socket)
         this.report.fellBack++
         socket.resume()
+        this.onFallBack?.(socket)
         return
       }
       if (err === null) this.report.moved++

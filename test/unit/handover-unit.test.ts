@@ -175,3 +175,24 @@ t.test('the successor takes a connection only from a connection message with its
   await new Promise(resolve => setImmediate(resolve))
   t.equal((proc as unknown as EventEmitter).listenerCount('message'), 0, 'it stops listening once the predecessor has gone')
 })
+
+t.test('a connection waiting to move that leaves HTTP (an upgrade completes) is drained as what cannot move', async t => {
+  const { server, port } = await serve(t)
+  server.on('upgrade', (_req, socket: net.Socket) => { socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n') })
+  const accepted = once(server, 'connection')
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  const [socket] = await accepted as [net.Socket]
+  const request = 'GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n'
+  c.write(request.slice(0, 20)) // begun: not at a boundary
+  while (socket.bytesRead < 20) await new Promise(resolve => setTimeout(resolve, 5))
+  const sends: string[] = []
+  const target: HandoverTarget = { send (message, _socket, _handle, done) { sends.push(message.socket); process.nextTick(done, null) } }
+  const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
+  const drained = drain([server], 1500, 200, handover)
+  c.write(request.slice(20))
+  const report = await drained
+  t.same(sends, [], 'never sent')
+  t.equal(report.forced, 1, 'the upgraded connection lives until the deadline, as in the drain without hand-over')
+  t.equal(report.closedIdle, 0, 'never taken for idle')
+})

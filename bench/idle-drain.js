@@ -101,7 +101,7 @@ async function main (progressed) {
       console.log(JSON.stringify(result))
     }
   }
-  console.log(`\n| idle connections | drain | predecessor ready -> exit | its CPU | open after | closed by the server |\n| ---: | --- | ---: | ---: | ---: | ---: |`)
+  console.log('\n| idle connections | drain | predecessor ready -> exit | its CPU | open after | closed by the server |\n| ---: | --- | ---: | ---: | ---: | ---: |')
   for (const r of results) console.log(`| ${r.connections} | ${r.mode} | ${r.readyToExitMs} ms | ${r.predecessorCpuMs} ms | ${r.open} | ${r.closedByServer} |`)
   console.log(`\nload average ${os.loadavg().map(l => l.toFixed(1)).join(' ')}, ${os.cpus().length} cores, Node ${process.version}`)
   return 0

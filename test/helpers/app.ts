@@ -104,11 +104,16 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
   return app
 }
 
-/** Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid` drains. */
+/**
+ * Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid`
+ * drains. The outcome is the one of the upgrade this signal started (same successor pid): a
+ * previous attempt's outcome line can still arrive after the signal (pino writes asynchronously).
+ */
 export async function reload (app: RunningApp, pid: number): Promise<{ successorPid: number, line: LogLine }> {
   const from = app.lines.length
   process.kill(pid, 'SIGUSR2')
-  const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid &&
+  const started = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.event === 'upgrade.started', `pid ${pid} to start an upgrade`)
+  const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.successorPid === started.successorPid &&
     (l.event === 'upgrade.ready' || l.event === 'upgrade.failed'), `pid ${pid} to hand over`)
   if (line.event !== 'upgrade.ready') throw new Error(`upgrade failed: ${line.msg}`)
   return { successorPid: line.successorPid as number, line }

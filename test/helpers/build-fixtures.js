@@ -6,7 +6,7 @@
 // from there too (test/helpers/ts-require.js).
 // Only the files newer than their output are compiled, each alone (transpileModule, as tap's
 // loader did; `npm run typecheck` checks the types): a whole `tsc` run took 50-60 s at load 20.
-const { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } = require('node:fs')
+const { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs')
 const { basename, dirname, join, relative, resolve } = require('node:path')
 const ts = require('typescript')
 
@@ -30,10 +30,17 @@ function build (dir) {
       map.sources = [relative(dirname(js), join(root, path))]
       map.file = basename(js)
       mkdirSync(dirname(js), { recursive: true })
-      writeFileSync(`${js}.map`, JSON.stringify(map))
-      writeFileSync(js, code.replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${basename(js)}.map\n`))
+      // written aside and renamed: a test running meanwhile reads the old file or the new one
+      writeAtomic(`${js}.map`, JSON.stringify(map))
+      writeAtomic(js, code.replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${basename(js)}.map\n`))
     }
   }
+}
+
+function writeAtomic (file, text) {
+  const aside = `${file}.${process.pid}.tmp`
+  writeFileSync(aside, text)
+  renameSync(aside, file)
 }
 
 /** `file` (absolute) compiled alone with the project's compiler options: [JavaScript, source map]. */

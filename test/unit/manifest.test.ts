@@ -99,8 +99,9 @@ t.test('a successor whose predecessor died (it was reparented) is told from a pr
   t.same(readManifest(env({ ...manifest, pid: 1 }), 5, 1), { kind: 'ours', manifest: { ...manifest, pid: 1 }, orphaned: true }, 'the parent when the module loaded')
   t.same(readManifest(env({ ...manifest, pid: process.pid }), 1, 1), { kind: 'foreign', pid: process.pid }, 'its pid is alive and not the parent: copied')
   t.same(readManifest(env({ ...manifest, pid: process.pid }), 1, 1, mkdtempSync(join(tmpdir(), 'fhr-no-proc-'))), { kind: 'foreign', pid: process.pid }, 'alive, without /proc either')
-  // a zombie (it exited; `sleep`, its parent, never reaps it) is gone
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  // a zombie (it exited; `sleep`, its parent, never reaps it) is gone. It outlives the exec by
+  // a second: one that exited before it was reaped by sh (seen at load average 15: no zombie)
+  const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] })
   t.teardown(() => parent.kill('SIGKILL'))
   const [zombie] = await once(parent.stdout!, 'data') as [Buffer]
   const zombiePid = Number(String(zombie).trim())

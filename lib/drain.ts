@@ -21,7 +21,7 @@ import { currentResponse, httpParser } from './node-internals'
 
 /** The default of how long a kept-alive socket may stay idle once the drain starts (ms). */
 export const IDLE_GRACE = 5000
-/** How often the drain looks at the sockets that remain (ms). */
+/** How often the drain tries again the connections left to the hand-over that could not move yet (ms). */
 const SWEEP_EVERY = 25
 
 interface TrackedSocket extends net.Socket {
@@ -222,45 +222,56 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     else for (const res of pending) closeWhenLast(res)
   }
 
-  // what each socket looked like at the last sweep: bytes read, and since when it is idle
-  const seen = new Map<TrackedSocket, { bytesRead: number, idleSince: number }>()
-
   return new Promise(resolve => {
+    // what is left to the hand-over and has not moved yet: tried again each tick (it also moves
+    // once its response is written). Everything else has a timer of its own: the drain's cost
+    // follows what changes, not the number of connections
+    const waiting = new Set<TrackedSocket>()
+    const idleTimers = new Map<TrackedSocket, NodeJS.Timeout>()
     const done = (): void => {
-      clearInterval(sweeper)
+      clearInterval(ticker)
       clearTimeout(deadline)
+      for (const timer of idleTimers.values()) clearTimeout(timer)
       report.moved = handover?.report.moved ?? 0
       report.notMoved = (handover?.report.failed ?? 0) + (handover?.report.fellBack ?? 0)
       report.durationMs = Math.round(performance.now() - started)
       resolve(report)
     }
-    const sweep = (): void => {
-      const now = performance.now()
-      const movable: TrackedSocket[] = []
-      for (const socket of sockets) {
-        if (socket.destroyed) { sockets.delete(socket); continue }
-        if (handover?.keeps(socket) === true) { movable.push(socket); continue }
-        // an upgraded connection (WebSocket, CONNECT) has left HTTP (its parser is freed): it is
-        // never idle in the keep-alive sense; the app ends it (onDrain) or the deadline does
-        const upgraded = httpParser(socket) === null
-        const busy = Boolean(currentResponse(socket)) || upgraded
-        const bytesRead = socket.bytesRead
-        const last = seen.get(socket)
-        // never used yet (its first request is on its way), busy, or bytes arrived: not idle
-        if (busy || bytesRead === 0 || last === undefined || last.bytesRead !== bytesRead) {
-          seen.set(socket, { bytesRead, idleSince: now })
-          continue
-        }
-        if (now - last.idleSince >= idleGrace) {
-          report.closedIdle++
-          sockets.delete(socket)
-          socket.destroy()
+    // closes the socket once it has read nothing for idleGrace while not busy (one that never
+    // sent a byte too); one that read meanwhile is looked at again idleGrace later. An upgraded
+    // connection (WebSocket, CONNECT) has left HTTP (its parser is freed): it is never idle in
+    // the keep-alive sense; the app ends it (onDrain) or the deadline does
+    const watchIdle = (socket: TrackedSocket): void => {
+      const bytesRead = socket.bytesRead
+      idleTimers.set(socket, setTimeout(() => {
+        idleTimers.delete(socket)
+        if (socket.destroyed) return
+        if (Boolean(currentResponse(socket)) || httpParser(socket) === null || socket.bytesRead !== bytesRead) return watchIdle(socket)
+        report.closedIdle++
+        socket.destroy()
+      }, idleGrace))
+    }
+    // a connection whose send failed before its handle left is drained here
+    if (handover !== undefined) handover.onFallBack = watchIdle
+    const tick = (): void => {
+      for (const socket of waiting) {
+        if (socket.destroyed || handover!.isSending(socket)) waiting.delete(socket)
+        else if (!handover!.keeps(socket)) {
+          // it left HTTP meanwhile (an upgrade): drained as what cannot move
+          waiting.delete(socket)
+          watchIdle(socket)
         }
       }
-      handover?.move(movable)
+      if (waiting.size > 0) handover!.move(waiting)
       if (sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
     }
-    const sweeper = setInterval(sweep, SWEEP_EVERY)
+    for (const socket of sockets) {
+      socket.once('close', () => sockets.delete(socket))
+      if (socket.destroyed) sockets.delete(socket)
+      else if (handover?.keeps(socket) === true) waiting.add(socket)
+      else watchIdle(socket)
+    }
+    const ticker = setInterval(tick, SWEEP_EVERY)
     const deadline = setTimeout(() => {
       const left = [...sockets].filter(socket => !socket.destroyed)
       report.forced = left.length
@@ -280,6 +291,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
       }
       done()
     }, timeout)
-    sweep()
+    handover?.move(waiting)
+    tick()
   })
 }

@@ -110,10 +110,10 @@ interface InfoLogger {
  * sockets.ts), each logged.
  * @throws FST_HOT_RESTART_SOCKET_ACTIVATION when a variable or an fd is not what systemd passes
  */
-export function activatedEntries (log: InfoLogger): TcpEntry[] {
+export function activatedEntries (log: InfoLogger, env: NodeJS.ProcessEnv = process.env, pid = process.pid): TcpEntry[] {
   let sockets: ActivatedSocket[]
   try {
-    sockets = takeActivatedSockets()
+    sockets = takeActivatedSockets(env, pid)
   } catch (err) {
     throw new SocketActivationError((err as Error).message)
   }

@@ -1,5 +1,5 @@
 // The bench end to end, small: fastify-hot-restart and naive restart under W2 (a new connection
-// per request at 400 req/s: a bounded load, so that the tests that run beside this one keep
+// per request at 100 req/s: a bounded load, so that the tests that run beside this one keep
 // their CPU) with 3 reloads. Ours must fail no request; naive restart must fail some (the
 // harness sees failures).
 //
@@ -46,7 +46,9 @@ async function runBench (t: Test, script: string, args: string[]): Promise<{ cod
 
 t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
   const { code, stdout, stderr, out } = await runBench(t, 'bench.js', ['--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
-    '--reloads', '3', '--steady-ms', '0', '--no-extras', '--limit-ms', '90000'])
+    // 100 req/s, not 400: an open loop above what a loaded machine serves within the client's
+    // 10 s timeout fails requests whatever the server does (seen at load average 15)
+    '--rate', '100', '--reloads', '3', '--steady-ms', '0', '--no-extras', '--limit-ms', '90000'])
   t.comment(stderr.trim())
   // the output shows only if the assertion fails
   t.equal(code, 0, 'the bench exits 0', { stdout, stderr })

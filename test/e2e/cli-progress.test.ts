@@ -2,11 +2,11 @@
 // booting, the old generation draining, drained); elsewhere nothing but the one result line.
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { resolve } from 'node:path'
 import t from 'tap'
 import { EXIT, main } from '../../lib/cli'
 import { reloadProgress } from '../../lib/progress'
 import { predecessorGone, startApp } from '../helpers/app'
+import { cli } from '../helpers/supervisor'
 
 // the terminal's erase-to-end-of-line, readable in the assertions
 const EL = '\x1b[K'
@@ -86,9 +86,9 @@ t.test('reload against a real server: one line when not a terminal; progress on 
   if (!hasScript) {
     t.comment('no `script` command (util-linux): the pseudo-terminal case is skipped')
   } else {
-    const cli = resolve(__dirname, '..', '..', 'lib', 'cli.ts')
+    // the compiled CLI in plain node, as a user runs it (not through the test's loaders)
     const quote = (s: string): string => `'${s.replaceAll('\'', '\'\\\'\'')}'`
-    const command = [process.execPath, ...process.execArgv, cli, 'reload', '--pid-file', app.pidFile].map(quote).join(' ')
+    const command = [process.execPath, cli, 'reload', '--pid-file', app.pidFile].map(quote).join(' ')
     const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s })

@@ -33,12 +33,16 @@ async function failEach (t: Test, cases: Array<typeof hang>, readyTimeout: numbe
 
   for (const c of cases) {
     writeFileSync(bootFile, c.boot)
+    const from = app.lines.length
     const res = await request(app.port, '/upgrade', { method: 'POST' })
     t.equal(res.status, 500, `${c.boot}: upgrade() rejected`)
     t.equal(res.body.code, c.code, `${c.boot}: with ${c.code}`)
     t.match(res.body.message, c.reason, `${c.boot}: with the reason`)
-    const failed = app.lines.findLast(l => l.event === 'upgrade.failed')!
+    // the answer can come before the failure's log line (pino writes asynchronously): wait for
+    // it, or this would read the previous case's line, and reload() below take it for its answer
+    const failed = await app.waitFor(l => l.event === 'upgrade.failed', `${c.boot}: the failure's log line`, from)
     t.equal(failed.pid, pid, `${c.boot}: the predecessor logged the failure`)
+    t.match(res.body.message, `(pid ${failed.successorPid as number})`, `${c.boot}: the failure logged is this one`)
     const successorPid = failed.successorPid as number
     t.ok(successorPid > 0 && !alive(successorPid), `${c.boot}: the successor is gone (no zombie: it was reaped)`)
   }

@@ -66,6 +66,16 @@ export function killOnExit (target: ChildProcess | (() => void)): void {
   killers.add(typeof target === 'function' ? target : () => { if (target.exitCode === null && target.signalCode === null) target.kill('SIGKILL') })
 }
 
+/**
+ * SIGKILL to `also` and to every process that `lines` name (as `pid`, `successorPid` or
+ * `generationPid`): the teardown of a test that failed midway, whatever generation it reached.
+ */
+export function killLogged (lines: LogLine[], also: Array<number | undefined> = []): void {
+  for (const pid of new Set([...also, ...lines.flatMap(l => [l.pid, l.successorPid, l.generationPid])])) {
+    if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
 export async function startApp (env: Record<string, string> = {}, file = fixture('app.ts')): Promise<RunningApp> {
   const dir = tempDir()
   const pidFile = join(dir, 'app.pid')
@@ -93,22 +103,22 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
       try { process.kill(pid, 'SIGTERM') } catch {}
       await ended
     },
-    kill () {
-      const successors = lines.map(l => l.successorPid).filter((p): p is number => typeof p === 'number')
-      for (const pid of new Set([...lines.map(l => l.pid), ...successors])) {
-        try { process.kill(pid, 'SIGKILL') } catch {}
-      }
-    }
+    kill () { killLogged(lines) }
   }
   killOnExit(() => app.kill())
   return app
 }
 
-/** Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid` drains. */
+/**
+ * Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid`
+ * drains. The outcome is the one of the upgrade this signal started (same successor pid): a
+ * previous attempt's outcome line can still arrive after the signal (pino writes asynchronously).
+ */
 export async function reload (app: RunningApp, pid: number): Promise<{ successorPid: number, line: LogLine }> {
   const from = app.lines.length
   process.kill(pid, 'SIGUSR2')
-  const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid &&
+  const started = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.event === 'upgrade.started', `pid ${pid} to start an upgrade`)
+  const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.successorPid === started.successorPid &&
     (l.event === 'upgrade.ready' || l.event === 'upgrade.failed'), `pid ${pid} to hand over`)
   if (line.event !== 'upgrade.ready') throw new Error(`upgrade failed: ${line.msg}`)
   return { successorPid: line.successorPid as number, line }

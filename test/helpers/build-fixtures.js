@@ -1,11 +1,12 @@
 'use strict'
-// tap's `before` script: compiles lib/ and test/fixtures/ to .build/ (JavaScript with source
-// maps), the programs the tests spawn. A spawned process then starts in plain node, not through
-// tap's TypeScript loader (measured: a boot took 11-14 s at load average 15, 2 s compiled), and
-// its coverage is mapped back to lib/*.ts through the source maps.
+// tap's `before` script: compiles lib/ and test/ (test/package/ aside) to .build/ (JavaScript
+// with source maps). The programs the tests spawn then start in plain node, not through a
+// TypeScript loader (measured: a boot took 11-14 s at load average 15, 2 s compiled), and their
+// coverage is mapped back to lib/*.ts through the source maps; the test files themselves run
+// from there too (test/helpers/ts-require.js).
 // Only the files newer than their output are compiled, each alone (transpileModule, as tap's
 // loader did; `npm run typecheck` checks the types): a whole `tsc` run took 50-60 s at load 20.
-const { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } = require('node:fs')
+const { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs')
 const { basename, dirname, join, relative, resolve } = require('node:path')
 const ts = require('typescript')
 
@@ -24,20 +25,37 @@ function build (dir) {
     } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) {
       const js = join(out, path.replace(/\.ts$/, '.js'))
       if (mtime(join(root, path)) <= mtime(js)) continue
-      const { outputText, sourceMapText } = ts.transpileModule(readFileSync(join(root, path), 'utf8'), {
-        fileName: join(root, path),
-        compilerOptions: { ...options, sourceMap: true, inlineSourceMap: false, declaration: false, noEmit: false }
-      })
+      const [code, map] = transpile(join(root, path))
       // the map names its source relative to itself: .build/lib/x.js.map -> ../../lib/x.ts
-      const map = JSON.parse(sourceMapText)
       map.sources = [relative(dirname(js), join(root, path))]
       map.file = basename(js)
       mkdirSync(dirname(js), { recursive: true })
-      writeFileSync(`${js}.map`, JSON.stringify(map))
-      writeFileSync(js, outputText.replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${basename(js)}.map\n`))
+      // written aside and renamed: a test running meanwhile reads the old file or the new one
+      writeAtomic(`${js}.map`, JSON.stringify(map))
+      writeAtomic(js, code.replace(/\/\/# sourceMappingURL=\S+\s*$/, `//# sourceMappingURL=${basename(js)}.map\n`))
     }
   }
 }
 
-build('lib')
-build(join('test', 'fixtures'))
+function writeAtomic (file, text) {
+  const aside = `${file}.${process.pid}.tmp`
+  writeFileSync(aside, text)
+  renameSync(aside, file)
+}
+
+/** `file` (absolute) compiled alone with the project's compiler options: [JavaScript, source map]. */
+function transpile (file) {
+  const { outputText, sourceMapText } = ts.transpileModule(readFileSync(file, 'utf8'), {
+    fileName: file,
+    compilerOptions: { ...options, sourceMap: true, inlineSourceMap: false, declaration: false, noEmit: false }
+  })
+  return [outputText, JSON.parse(sourceMapText)]
+}
+
+module.exports = { transpile }
+
+if (require.main === module) {
+  build('lib')
+  // the tests themselves too: test/helpers/ts-require.js runs them from .build/
+  for (const dir of ['fixtures', 'helpers', 'unit', 'e2e']) build(join('test', dir))
+}

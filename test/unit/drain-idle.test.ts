@@ -50,3 +50,20 @@ t.test('a client that pauses within idleGrace is answered with Connection: close
   t.equal(report.forced, 0)
   t.ok(report.durationMs >= idleGrace - 5 && report.durationMs < 10000, `the drain ended after the grace (${report.durationMs} ms)`)
 })
+
+t.test('a connection that never sent a byte is closed after idleGrace like an idle one, not held until the deadline', async t => {
+  const server = http.createServer((_req, res) => res.end('ok'))
+  const untrack = trackConnections(server)
+  await once(server.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => { untrack(); server.close() })
+  const accepted = once(server, 'connection')
+  const silent = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1')
+  t.teardown(() => silent.destroy())
+  await Promise.all([once(silent, 'connect'), accepted])
+  const closed = once(silent, 'close')
+  const report = await drain([server], 10000, 300)
+  await closed
+  t.equal(report.closedIdle, 1, 'closed as idle')
+  t.equal(report.forced, 0, 'not forced at the deadline')
+  t.ok(report.durationMs < 10000, `the drain ended after the grace (${report.durationMs} ms), not at drainTimeout (10000 ms)`)
+})

@@ -175,3 +175,45 @@ t.test('the successor takes a connection only from a connection message with its
   await new Promise(resolve => setImmediate(resolve))
   t.equal((proc as unknown as EventEmitter).listenerCount('message'), 0, 'it stops listening once the predecessor has gone')
 })
+
+t.test('a connection waiting to move that leaves HTTP (an upgrade completes) is drained as what cannot move', async t => {
+  const { server, port } = await serve(t)
+  server.on('upgrade', (_req, socket: net.Socket) => { socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n') })
+  const accepted = once(server, 'connection')
+  const c = await connect(port)
+  t.teardown(() => c.close())
+  const [socket] = await accepted as [net.Socket]
+  const request = 'GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n'
+  c.write(request.slice(0, 20)) // begun: not at a boundary
+  while (socket.bytesRead < 20) await new Promise(resolve => setTimeout(resolve, 5))
+  const sends: string[] = []
+  const target: HandoverTarget = { send (message, _socket, _handle, done) { sends.push(message.socket); process.nextTick(done, null) } }
+  const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
+  const drained = drain([server], 1500, 200, handover)
+  c.write(request.slice(20))
+  const report = await drained
+  t.same(sends, [], 'never sent')
+  t.equal(report.forced, 1, 'the upgraded connection lives until the deadline, as in the drain without hand-over')
+  t.equal(report.closedIdle, 0, 'never taken for idle')
+})
+
+t.test('connections are given to the channel 8 at a time; one that closes while it waits is not sent', async t => {
+  const { server, port } = await serve(t)
+  const accepted: net.Socket[] = []
+  server.on('connection', (socket: net.Socket) => accepted.push(socket))
+  const clients = await Promise.all(Array.from({ length: 9 }, () => connect(port)))
+  t.teardown(() => { for (const c of clients) c.close() })
+  for (const c of clients) { c.write(c.get('/')); await c.next() }
+  const sent: net.Socket[] = []
+  const callbacks: Array<(err: Error | null) => void> = []
+  const target: HandoverTarget = { send (_message, socket, _handle, done) { sent.push(socket); callbacks.push(done) } }
+  const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
+  const drained = drain([server], 5000, 200, handover)
+  t.equal(sent.length, 8, 'eight in flight, one waits')
+  const waiting = accepted.find(socket => !sent.includes(socket))!
+  waiting.destroy()
+  for (const done of callbacks.splice(0)) done(null)
+  const report = await drained
+  t.equal(sent.length, 8, 'the one closed while it waited was not sent')
+  t.equal(report.moved, 8)
+})

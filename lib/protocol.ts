@@ -21,6 +21,7 @@
  * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
  * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket) + handle | a kept-alive connection handed over (see handover.ts) |
  */
+import type { NativeHandle } from './node-internals'
 
 /** The environment variable that carries the manifest (see manifest.ts). */
 export const MANIFEST_ENV = 'FASTIFY_HOT_RESTART'
@@ -72,7 +73,7 @@ export function describeEntry (entry: SocketEntry): string {
 }
 
 /** A socket handle held by the supervisor (a libuv TCP, Pipe or UDP handle; it never accepts there). */
-export interface Held { entry: SocketEntry, handle: { fd: number, close (): void } }
+export interface Held { entry: SocketEntry, handle: NativeHandle }
 
 /** What the supervisor tells a generation it drains for. */
 export interface DrainOrder {

@@ -19,7 +19,6 @@ import { describeEntry } from './protocol'
 import { claims, closeInherited, entryOf, handleOf, kindOf } from './socket-kinds'
 import { bindUnixPath, removeUnixPath } from './unix-path'
 
-export { describeEntry }
 // the adapters' type of socket(), declared with its arguments' checks
 export type { OpenSocket } from './listen-args'
 

@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parseListenArgs } from '../../lib/listen-args'
 import type { SocketEntry } from '../../lib/manifest'
-import { datagramFd, describeEntry, fdOf, handOver, matches, Sockets, unlinkPaths } from '../../lib/sockets'
+import { describeEntry } from '../../lib/protocol'
+import { datagramFd, fdOf, handOver, matches, Sockets, unlinkPaths } from '../../lib/sockets'
 import { tempDir } from '../helpers/app'
 
 t.test('parseListenArgs understands every form of listen()', async t => {

@@ -1,17 +1,16 @@
 // `status` against a real standalone server: attempts with their outcome, the draining
 // predecessor and its open connection.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { EXIT } from '../../lib/cli'
-import { predecessorGone, startApp } from '../helpers/app'
+import { predecessorGone, startApp, tempDir } from '../helpers/app'
 import { cli, statusJson } from '../helpers/cli'
 
 t.test('status of a real standalone server: attempts, draining pid and its open connection', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-')), 'boot')
+  const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'throw')
   // without the hand-over, so that a connection stays with the draining predecessor
   const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '60000', DRAIN_TIMEOUT: '60000', HANDOVER: '0' })

@@ -1,13 +1,12 @@
 // diagnostics_channel events with real processes: a fixture subscribes to every channel and
 // logs what it receives; a failed and a successful reload, then a shutdown, publish each
 // moment once, with pids, generation, timings and the drain report.
-import { writeFileSync, rmSync, mkdtempSync } from 'node:fs'
+import { writeFileSync, rmSync } from 'node:fs'
 import diagnostics from 'node:diagnostics_channel'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { channels, publish } from '../../lib/events'
-import { fixture, predecessorGone, reload, startApp, type LogLine } from '../helpers/app'
+import { fixture, predecessorGone, reload, startApp, tempDir, type LogLine } from '../helpers/app'
 
 t.test('nothing is built when nobody subscribes; a subscriber gets the message with the pid', async t => {
   let built = 0
@@ -22,7 +21,7 @@ t.test('nothing is built when nobody subscribes; a subscriber gets the message w
 })
 
 t.test('a failed reload, a reload and a shutdown publish each moment with pids, generation and timings', async t => {
-  const bootFile = join(mkdtempSync(join(tmpdir(), 'fhr-events-')), 'boot')
+  const bootFile = join(tempDir('fhr-events-'), 'boot')
   writeFileSync(bootFile, 'throw')
   const app = await startApp({ BOOT_FILE: bootFile, READY_TIMEOUT: '60000' }, fixture('events-app.ts'))
   t.teardown(() => app.kill())

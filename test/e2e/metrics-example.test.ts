@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import t from 'tap'
-import { killOnExit, tempDir } from '../helpers/app'
+import { killLogged, killOnExit, tempDir } from '../helpers/app'
 import { followLogs, on } from '../helpers/log-lines'
 import { connect } from '../helpers/raw-http'
 
@@ -15,7 +15,7 @@ t.test('the metrics example counts reloads and moved connections across generati
   })
   killOnExit(proc)
   const { lines, waitFor } = followLogs([proc.stdout!])
-  killOnExit(() => { for (const pid of new Set(lines.map(l => l.pid))) try { process.kill(pid, 'SIGKILL') } catch {} })
+  killOnExit(() => killLogged(lines))
   const listening = await waitFor(l => String(l.msg).startsWith('Server listening at '), 'the example to listen', 0, 60000)
   const port = Number(/:(\d+)$/.exec(String(listening.msg))![1])
   let pid = (await waitFor(on('ready'), 'ready', 0, 60000)).pid

@@ -2,12 +2,10 @@
 // wrong shape, or comes out of turn, is logged and dropped, never trusted (issue 10 items 9, 16).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import net from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
-import { fixture, killOnExit } from '../helpers/app'
+import { fixture, killOnExit, tempDir } from '../helpers/app'
 import { request } from '../helpers/http'
 import { followLogs } from '../helpers/log-lines'
 import { fdCount } from '../helpers/proc'
@@ -72,8 +70,7 @@ t.test('a generation drops what a supervisor sends with the wrong shape (an answ
 t.test('a manifest whose tcp fd is a unix socket fails the boot with BAD_MANIFEST', async t => {
   const server = net.createServer()
   // a short path (a unix socket path has at most 107 bytes)
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const dir = tempDir('fhr-')
   const path = join(dir, 's.sock')
   await once(server.listen(path), 'listening')
   t.teardown(() => server.close())

@@ -13,7 +13,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { join, resolve } from 'node:path'
 import t from 'tap'
-import { killOnExit } from '../helpers/app'
+import { killLogged, killOnExit } from '../helpers/app'
 import { followLogs, type LogLine } from '../helpers/log-lines'
 
 const ROOT = resolve(__dirname, '..', '..')
@@ -75,7 +75,7 @@ for (const block of js) {
     killOnExit(first)
     const { lines, waitFor, closed } = followLogs([first.stdout!, first.stderr!])
     const exited = new Promise<number | null>(resolve => first.once('exit', code => resolve(code)))
-    killOnExit(() => { for (const pid of new Set(lines.map(l => l.pid))) try { process.kill(pid, 'SIGKILL') } catch {} })
+    killOnExit(() => killLogged(lines))
 
     const ready = await waitFor(l => l.msg === 'hot-restart: ready', 'the example to be ready', 0, 60000)
     const port = listeningPort(await waitFor(l => listeningPort(l) !== undefined, 'the port'))!

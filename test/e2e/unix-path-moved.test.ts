@@ -1,12 +1,11 @@
 // Issue 10 item 12: new code that listens on another unix socket path. The old path, which no
 // listen() claimed, is closed and unlinked once the successor is ready (DESIGN 4.4), so that
 // rolling the path back binds it again instead of failing with EADDRINUSE on a stale file.
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { fixture, reload, startApp } from '../helpers/app'
+import { fixture, reload, startApp, tempDir } from '../helpers/app'
 
 function get (socketPath: string): Promise<{ pid: number, generation: number }> {
   return new Promise((resolve, reject) => {
@@ -19,7 +18,7 @@ function get (socketPath: string): Promise<{ pid: number, generation: number }> 
 }
 
 t.test('a unix socket path moved by new code is unlinked; moving it back works', async t => {
-  const dir = mkdtempSync(join(tmpdir(), 'fhr-moved-'))
+  const dir = tempDir('fhr-moved-')
   const [a, b] = [join(dir, 'a.sock'), join(dir, 'b.sock')]
   const pathFile = join(dir, 'path')
   writeFileSync(pathFile, a)

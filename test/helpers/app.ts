@@ -66,6 +66,16 @@ export function killOnExit (target: ChildProcess | (() => void)): void {
   killers.add(typeof target === 'function' ? target : () => { if (target.exitCode === null && target.signalCode === null) target.kill('SIGKILL') })
 }
 
+/**
+ * SIGKILL to `also` and to every process that `lines` name (as `pid`, `successorPid` or
+ * `generationPid`): the teardown of a test that failed midway, whatever generation it reached.
+ */
+export function killLogged (lines: LogLine[], also: Array<number | undefined> = []): void {
+  for (const pid of new Set([...also, ...lines.flatMap(l => [l.pid, l.successorPid, l.generationPid])])) {
+    if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
 export async function startApp (env: Record<string, string> = {}, file = fixture('app.ts')): Promise<RunningApp> {
   const dir = tempDir()
   const pidFile = join(dir, 'app.pid')
@@ -93,12 +103,7 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
       try { process.kill(pid, 'SIGTERM') } catch {}
       await ended
     },
-    kill () {
-      const successors = lines.map(l => l.successorPid).filter((p): p is number => typeof p === 'number')
-      for (const pid of new Set([...lines.map(l => l.pid), ...successors])) {
-        try { process.kill(pid, 'SIGKILL') } catch {}
-      }
-    }
+    kill () { killLogged(lines) }
   }
   killOnExit(() => app.kill())
   return app

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { join, resolve } from 'node:path'
-import { fixture, killOnExit, tempDir } from './app'
+import { fixture, killLogged, killOnExit, tempDir } from './app'
 import { followLogs, on, type LogLine } from './log-lines'
 
 /** The CLI, compiled with the fixtures (see `fixture()`). */
@@ -67,10 +67,8 @@ export async function startSupervisor ({ env = {}, args = [], command, serving =
     ended,
     kill () {
       // in a namespace, the logged pids are not the host's: killing unshare kills them all
-      if (pid1) { proc.kill('SIGKILL'); return }
-      for (const pid of new Set([proc.pid, ...lines.map(l => l.pid), ...lines.map(l => l.generationPid)])) {
-        if (typeof pid === 'number') try { process.kill(pid, 'SIGKILL') } catch {}
-      }
+      if (pid1) proc.kill('SIGKILL')
+      else killLogged(lines, [proc.pid])
     }
   }
   killOnExit(() => supervised.kill())

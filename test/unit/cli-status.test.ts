@@ -1,10 +1,10 @@
 // The CLI's status command, --version, --help of each command, and our messages for bad
 // arguments, in-process; the status file's history and /proc's connection count on fakes.
 // With real servers: cli-status-standalone.test.ts, cli-status-supervised.test.ts.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import t from 'tap'
+import { tempDir } from '../helpers/app'
 import { EXIT, version } from '../../lib/cli'
 import { openConnections } from '../../lib/connections'
 import { run as runCommand } from '../../lib/run'
@@ -13,7 +13,7 @@ import { processStart } from '../../lib/process-info'
 import { duration, format, report, type StatusReport } from '../../lib/status'
 import { cli } from '../helpers/cli'
 
-const dir = mkdtempSync(join(tmpdir(), 'fhr-status-'))
+const dir = tempDir('fhr-status-')
 
 t.test('--version and -v print the package version', async t => {
   const { version: expected } = JSON.parse(readFileSync(resolve(__dirname, '..', '..', 'package.json'), 'utf8'))
@@ -112,10 +112,11 @@ t.test('status: states, history and formatting from status files', async t => {
   // a supervisor's, reloading
   writeServing(pidFile, process.pid, 2)
   writeStatus(pidFile, { pid: process.pid, generation: 2, attempt: 1, attempts: { 1: { state: 'upgrading', startedAt: 1 } }, state: 'reloading', servingPids: [999999999], draining: [999999999] })
-  const sup = report(pidFile, Date.now() + 90_061_000)
+  // 1d 1h 1m 1s after the time written (not after Date.now(): a loaded machine may take a second)
+  const sup = report(pidFile, readStatus(pidFile)!.since! + 90_061_000)
   t.match(sup, { state: 'upgrading', supervised: true, serving: [{ pid: 999999999, connections: null }], draining: [], generation: 2 })
   const text = format(sup)
-  t.match(text, new RegExp(`^supervisor  pid ${process.pid}\nserving     pid 999999999\ngeneration  2\nstate       upgrading\nup          1d 1h 1m [01]s \\(since .*Z\\)\ndraining    nothing\n`))
+  t.match(text, new RegExp(`^supervisor  pid ${process.pid}\nserving     pid 999999999\ngeneration  2\nstate       upgrading\nup          1d 1h 1m 1s \\(since .*Z\\)\ndraining    nothing\n`))
   t.match(text, /\n {2}1970-01-01T00:00:00.001Z {2}upgrading by pid \d+\n$/)
 
   t.equal(duration(250), '250 ms')
@@ -159,7 +160,7 @@ t.test('a successor carries its predecessors\' attempts as history, the one that
 })
 
 t.test('openConnections counts established TCP and connected unix sockets of the process (fake /proc)', async t => {
-  const proc = mkdtempSync(join(tmpdir(), 'fhr-proc-'))
+  const proc = tempDir('fhr-proc-')
   mkdirSync(join(proc, '7', 'fd'), { recursive: true })
   mkdirSync(join(proc, '7', 'net'))
   for (const [fd, target] of [['3', 'socket:[100]'], ['4', 'socket:[101]'], ['5', 'socket:[102]'], ['6', 'socket:[103]'], ['7', 'socket:[104]'], ['8', '/dev/null']]) {

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process'
 import dgram from 'node:dgram'
 import { once } from 'node:events'
-import { closeSync, mkdirSync, mkdtempSync, openSync, symlinkSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, symlinkSync } from 'node:fs'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { tempDir } from '../helpers/app'
 import { MANIFEST_ENV, encodeManifest, listensAsNamed, readManifest, successorEnv, type Manifest } from '../../lib/manifest'
 import { datagramFd, fdOf } from '../../lib/sockets'
 import { stat } from '../helpers/proc'
@@ -15,7 +15,7 @@ t.test('readManifest', async t => {
   await once(server.listen(0, '127.0.0.1'), 'listening')
   t.teardown(() => server.close())
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd
-  const file = openSync(join(tmpdir(), `fhr-manifest-${process.pid}`), 'w')
+  const file = openSync(join(tempDir('fhr-manifest-'), 'file'), 'w')
   const tcp = { fd, kind: 'tcp', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 1 }
   const unix = { fd, kind: 'unix', requested: { host: '', port: 0, path: '/tmp/s' }, path: '/tmp/s' }
   const udp = { fd, kind: 'udp', name: 'statsd', requested: { host: '127.0.0.1', port: 0 }, address: '127.0.0.1', port: 2 }
@@ -74,7 +74,7 @@ t.test('readManifest removes the variable once read', async t => {
 t.test('a successor whose predecessor died (it was reparented) is told from a process that copied the environment', async t => {
   const tcpServer = net.createServer()
   await once(tcpServer.listen(0, '127.0.0.1'), 'listening')
-  const unixPath = join(tmpdir(), `fhr-manifest-${process.pid}.sock`)
+  const unixPath = join(tempDir('fhr-manifest-'), 'app.sock')
   const unixServer = net.createServer()
   await once(unixServer.listen(unixPath), 'listening')
   const udp = dgram.createSocket('udp4')
@@ -98,7 +98,7 @@ t.test('a successor whose predecessor died (it was reparented) is told from a pr
   t.same(readManifest(env(manifest), 1, 1), { kind: 'ours', manifest, orphaned: true }, 'its pid is gone, the fds are the listening sockets it names')
   t.same(readManifest(env({ ...manifest, pid: 1 }), 5, 1), { kind: 'ours', manifest: { ...manifest, pid: 1 }, orphaned: true }, 'the parent when the module loaded')
   t.same(readManifest(env({ ...manifest, pid: process.pid }), 1, 1), { kind: 'foreign', pid: process.pid }, 'its pid is alive and not the parent: copied')
-  t.same(readManifest(env({ ...manifest, pid: process.pid }), 1, 1, mkdtempSync(join(tmpdir(), 'fhr-no-proc-'))), { kind: 'foreign', pid: process.pid }, 'alive, without /proc either')
+  t.same(readManifest(env({ ...manifest, pid: process.pid }), 1, 1, tempDir('fhr-no-proc-')), { kind: 'foreign', pid: process.pid }, 'alive, without /proc either')
   // a zombie (it exited; `sleep`, its parent, never reaps it) is gone. It outlives the exec by
   // a second: one that exited before it was reaped by sh (seen at load average 15: no zombie)
   const parent = spawn('sh', ['-c', 'sleep 1 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] })
@@ -119,11 +119,11 @@ t.test('a successor whose predecessor died (it was reparented) is told from a pr
   t.equal(listensAsNamed({ ...tcp, fd: 2 }), false)
   t.equal(listensAsNamed({ ...tcp, kind: 'sctp' }), false)
   t.equal(listensAsNamed({ ...unix, fd: tcp.fd }), false, 'a tcp socket is no unix one')
-  const file = openSync(join(tmpdir(), `fhr-manifest-file-${process.pid}`), 'w')
+  const file = openSync(join(tempDir('fhr-manifest-'), 'file'), 'w')
   t.teardown(() => closeSync(file))
   t.equal(listensAsNamed({ ...tcp, fd: file }), false, 'a file')
   // a /proc with the fd but no socket tables (a container that hides /proc/net)
-  const proc = mkdtempSync(join(tmpdir(), 'fhr-proc-'))
+  const proc = tempDir('fhr-proc-')
   mkdirSync(join(proc, 'self', 'fd'), { recursive: true })
   symlinkSync('socket:[1]', join(proc, 'self', 'fd', String(tcp.fd)))
   t.equal(listensAsNamed(tcp, proc), false)

@@ -3,11 +3,12 @@
  * manifest, wait until it says it is ready, exits, or runs out of time; kill it on failure and
  * wait for its exit, so that no zombie and no fd is left behind.
  */
-import { ChildProcess, spawn } from 'node:child_process'
+import { ChildProcess, spawn as spawnProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
 import type { Logger } from './log'
 import { successorEnv, type Manifest } from './manifest'
+import type { Spawn } from './process-seam'
 import { readGenerationMessage } from './protocol'
 
 /** How long a successor that is being killed gets between SIGTERM and SIGKILL. */
@@ -27,6 +28,8 @@ export interface SpawnOptions {
   env?: NodeJS.ProcessEnv
   /** Where a message of the wrong shape from the successor is reported (it is then dropped). */
   log?: Logger
+  /** Starts the process (a fake one in tests). @default node:child_process spawn */
+  spawn?: Spawn
 }
 
 export interface Successor {
@@ -61,7 +64,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
   const cwd = options.manifest?.cwd ?? options.cwd
   let child: ChildProcess
   try {
-    child = spawn(execPath, args, {
+    child = (options.spawn ?? spawnProcess)(execPath, args, {
       cwd,
       env: successorEnv(options.env ?? process.env, options.manifest),
       stdio: ['inherit', 'inherit', 'inherit', ...options.fds, 'ipc'],

@@ -12,11 +12,14 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
+import { Handover, listeningAddresses, receiveConnections, viaSupervisor } from './handover'
 import { FIRST_FD } from './manifest'
+import type { GenerationMode } from './mode'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { entryOf, handleOf } from './socket-kinds'
 import type { Datagram, Listener } from './sockets'
+import { stopAfterDelay } from './stop-delay'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -137,5 +140,50 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
         proc.removeListener('disconnect', onGone)
       }
     }
+  }
+}
+
+/**
+ * Under a supervisor (see mode.ts): the supervisor spawns each generation, owns the pid file
+ * and the status file, and orders the drain; this process asks it for upgrades, hands it its
+ * sockets once ready, and shuts down when told to or when the supervisor is gone.
+ */
+export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.Process = process): GenerationMode {
+  return {
+    predecessor: link.predecessor,
+    start (machine) {
+      // the predecessor's connections, relayed by the supervisor: taken for as long as this process serves
+      const stopReceiving = link.predecessor.alive ? receiveConnections(proc, machine, undefined) : () => {}
+      // the supervisor's pid file is the one that names the server
+      log.info({ event: 'supervised', supervisorPid: link.pid, generation: machine.generation, ignoredPidFile: machine.options.pidFile }, 'hot-restart: running under a supervisor')
+      const stopListening = link.listen({
+        drain: (order) => {
+          const handover = machine.options.connectionHandover ? new Handover(viaSupervisor(proc), listeningAddresses(machine.sockets.listeners)) : undefined
+          machine.handOver({ ...order, readyAt: performance.now() }, handover)
+        },
+        shutdown: (why, stopDelay) => {
+          log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
+          // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
+          const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, machine.options.stopDelay)
+          // it does not reject; if it did, the rejection would end the process (exit 1)
+          void stopAfterDelay(machine, delay, log).then(() => machine.exit(0))
+        }
+      })
+      return () => {
+        stopReceiving()
+        stopListening()
+      }
+    },
+    // the supervisor notifies systemd for itself
+    beforeReady: () => undefined,
+    ready (machine) {
+      link.sendSockets(machine.sockets.listeners, machine.sockets.datagrams)
+    },
+    // the supervisor's status file records the reloads
+    writeStatus: () => {},
+    upgrade: () => link.upgrade(),
+    // the supervisor removes the unix socket paths and the pid file when it stops: a crashed
+    // generation's successor goes on serving them
+    shutDown: () => {}
   }
 }

@@ -76,7 +76,7 @@ t.test('a pid file that cannot be written once ready is logged, the app serves o
 t.test('the working directory handed to successors is the one the user named (PWD) when it is the real one', async t => {
   const saved = process.env.PWD
   t.teardown(() => { process.env.PWD = saved })
-  const cwdOf = (u: Upgrader): string => (u as unknown as { cwd: string }).cwd
+  const cwdOf = (u: Upgrader): string => (u.mode as unknown as { cwd: string }).cwd
   for (const [pwd, expected] of [['/nonexistent/dir', process.cwd()], [undefined, process.cwd()], ['/', process.cwd() === '/' ? '/' : process.cwd()], [process.cwd(), process.cwd()]] as const) {
     if (pwd === undefined) delete process.env.PWD
     else process.env.PWD = pwd

@@ -42,6 +42,7 @@
  * | `supervisor.serving`         | info  | generation 1 is ready; the pid file names the supervisor |
  * | `supervisor.start-failed`    | error | generation 1 failed to start (exit 1) |
  * | `supervisor.reload.refused`  | warn  | a reload was refused (`code` says why) |
+ * | `supervisor.watch.changed`   | info  | `--watch`: files changed (`files`); a reload follows |
  * | `supervisor.reload.started`  | info  | a reload starts (`trigger`) |
  * | `supervisor.reload.failed`   | error | the new generation failed (`code`); the serving one serves on |
  * | `supervisor.reload.ready`    | info  | the new generation serves; the previous one drains |
@@ -64,7 +65,7 @@ export type LogEvent =
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
-  | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
+  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
   | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'

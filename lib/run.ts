@@ -3,7 +3,7 @@
  * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
-import { closeSync } from 'node:fs'
+import { closeSync, existsSync } from 'node:fs'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
@@ -14,9 +14,11 @@ import { describeEntry } from './protocol'
 import { takeActivatedSockets } from './socket-activation'
 import { unlinkEntry } from './socket-kinds'
 import { Supervisor, type Held } from './supervisor'
+import { reloadOnChange } from './watch'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
                          [--workers <n>] [--listen <address>]... [--stop-delay <ms>]
+                         [--watch <path>]... [--watch-ignore <name|path>]...
                          -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
@@ -33,6 +35,9 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         sockets that systemd passes (socket activation: LISTEN_FDS) taken. --stop-delay
         (default 0): on SIGTERM or SIGINT, each generation serves on for that long (its
         readiness route answers 503, each response says Connection: close), then drains.
+        --watch (repeatable; development) reloads when a file under the path changes
+        (debounced; node_modules, .git and --watch-ignore are skipped); a change that
+        does not boot leaves the serving generation serving and logs why.
 `
 
 /** More processes per generation than this is a typo, not a deployment. */
@@ -82,6 +87,8 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let maxRestarts: number
   let workers: number
   let stopDelay: number
+  let watchPaths: string[]
+  let watchIgnore: string[]
   let requests: ListenRequest[]
   let command: string[]
   try {
@@ -94,8 +101,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       workers: { type: 'string', value: '<n>' },
       listen: { type: 'string', multiple: true, value: '<address>' },
       'stop-delay': { type: 'string', value: '<ms>' },
+      watch: { type: 'string', multiple: true, value: '<path>' },
+      'watch-ignore': { type: 'string', multiple: true, value: '<name|path>' },
       help: { type: 'boolean', short: 'h' }
-    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, help?: boolean } }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], help?: boolean } }
     if (values.help === true) {
       (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
       return OK
@@ -107,6 +116,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     workers = positiveInt('workers', values.workers, 1, 1, MAX_WORKERS)
     stopDelay = positiveInt('stop-delay', values['stop-delay'], 0, 0)
     requests = (values.listen ?? []).map(parseListen)
+    watchPaths = values.watch ?? []
+    watchIgnore = values['watch-ignore'] ?? []
+    if (watchIgnore.length > 0 && watchPaths.length === 0) throw new Error('--watch-ignore goes with --watch <path>')
+    for (const path of watchPaths) if (!existsSync(path)) throw new Error(`--watch ${path}: no such file or folder`)
   } catch (err) {
     io.err.write(`${(err as Error).message}\n\nUsage:\n${RUN_HELP}`)
     return USAGE
@@ -154,8 +167,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   ]
   for (const [signal, handler] of handlers) process.on(signal, handler)
   log.info({ event: 'supervisor.starting', pid: process.pid, command }, 'hot-restart supervisor: starting')
+  let stopWatching = (): void => {}
   try {
     await supervisor.start()
+    if (watchPaths.length > 0) stopWatching = reloadOnChange(supervisor, watchPaths, watchIgnore, log)
   } catch (err) {
     if (supervisor.state !== 'stopping') {
       log.error({ event: 'supervisor.start-failed', err }, `hot-restart supervisor: the first generation failed to start: ${(err as Error).message}`)
@@ -163,6 +178,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     }
   }
   const code = await supervisor.done
+  stopWatching()
   for (const [signal, handler] of handlers) process.removeListener(signal, handler)
   return code === 0 ? OK : FAILED
 }

@@ -47,6 +47,10 @@ export const SuccessorTimeoutError = createError(
 export const BadManifestError = createError(
   `${P}BAD_MANIFEST`, 'fastify-hot-restart: cannot use the sockets handed over by the predecessor: %s')
 
+/** The sockets systemd passed (socket activation: LISTEN_FDS) cannot be used. Thrown at register time. */
+export const SocketActivationError = createError<`${typeof P}SOCKET_ACTIVATION`, [string]>(
+  `${P}SOCKET_ACTIVATION`, 'fastify-hot-restart: cannot use the sockets systemd passed: %s')
+
 /** A named socket was opened once the process was ready: its successor could not hand it over in time. */
 export const SocketTooLateError = createError(
   `${P}SOCKET_TOO_LATE`, 'fastify-hot-restart: open the socket "%s" before the app listens (this process is %s already)')

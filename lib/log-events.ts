@@ -9,6 +9,7 @@
  * | `manifest.foreign`         | warn  | a manifest another process left is ignored; fresh sockets are bound |
  * | `manifest.orphaned`        | warn  | the predecessor died while this process booted: it serves the inherited sockets alone |
  * | `supervised`               | info  | this generation runs under a supervisor (`run`) |
+ * | `sockets.activated`        | info  | generation 1 (standalone) serves a socket that systemd passed (`LISTEN_FDS`) |
  * | `sockets.unclaimed`        | info  | inherited sockets that no listen() claimed were closed |
  * | `ready`                    | info  | every app listens and the onListen hooks ran; the pid file names this process |
  * | `pid-file.failed`          | error | the pid file could not be written (the server serves on) |
@@ -35,7 +36,8 @@
  * | ---------------------------- | ----- | ---- |
  * | `supervisor.starting`        | info  | the supervisor starts (`command`) |
  * | `supervisor.bound`           | info  | an address of `--listen` is bound |
- * | `supervisor.bind-failed`     | error | an address of `--listen` cannot be bound (exit 1) |
+ * | `supervisor.activated`       | info  | a socket that systemd passed (`LISTEN_FDS`) is taken as `--listen` would bind it |
+ * | `supervisor.bind-failed`     | error | an address of `--listen` cannot be bound, or systemd's sockets cannot be used (exit 1) |
  * | `supervisor.worker-started`  | info  | a process of a generation was spawned (`generationPid`) |
  * | `supervisor.serving`         | info  | generation 1 is ready; the pid file names the supervisor |
  * | `supervisor.start-failed`    | error | generation 1 failed to start (exit 1) |
@@ -56,11 +58,11 @@
  * | `supervisor.connection.dropped` | warn | a connection handed over could not reach the serving generation: closed |
  */
 export type LogEvent =
-  | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
+  | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.activated' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
   | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
-  | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.bind-failed' | 'supervisor.worker-started'
+  | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
   | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'

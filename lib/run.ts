@@ -3,6 +3,7 @@
  * start the supervisor (supervisor.ts), wire its signals, and resolve with its exit code.
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
+import { closeSync } from 'node:fs'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
@@ -10,6 +11,7 @@ import { jsonLogger, type Logger } from './log'
 import { bindListen, parseListen } from './listen'
 import type { ListenRequest } from './manifest'
 import { describeEntry } from './protocol'
+import { takeActivatedSockets } from './socket-activation'
 import { unlinkEntry } from './socket-kinds'
 import { Supervisor, type Held } from './supervisor'
 
@@ -27,7 +29,8 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         (default 10) crashes within a minute before the supervisor gives up (exit 1);
         --workers (default 1) processes of the app per generation, on the same sockets;
         --listen (repeatable) binds PORT, HOST:PORT or a unix socket path in the supervisor
-        before the app starts: the app must listen on the same address. --stop-delay
+        before the app starts: the app must listen on the same address; so are the TCP
+        sockets that systemd passes (socket activation: LISTEN_FDS) taken. --stop-delay
         (default 0): on SIGTERM or SIGINT, each generation serves on for that long (its
         readiness route answers 503, each response says Connection: close), then drains.
 `
@@ -113,6 +116,11 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   const [file, ...args] = command as [string, ...string[]]
   const listening: Held[] = []
   try {
+    // systemd socket activation: its sockets are held as if --listen had bound them
+    for (const { entry, name } of takeActivatedSockets()) {
+      listening.push({ entry, handle: { fd: entry.fd, close: () => closeSync(entry.fd) } })
+      log.info({ event: 'supervisor.activated', address: describeEntry(entry), fd: entry.fd, name }, 'hot-restart supervisor: took a socket from systemd (socket activation)')
+    }
     for (const request of requests) {
       listening.push(bindListen(request))
       log.info({ event: 'supervisor.bound', address: describeEntry(listening.at(-1)!.entry) }, 'hot-restart supervisor: bound (--listen)')

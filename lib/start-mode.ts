@@ -9,6 +9,7 @@ import { readManifest, type Manifest } from './manifest'
 import type { GenerationMode } from './mode'
 import type { ResolvedOptions } from './options'
 import { connectPredecessor } from './predecessor'
+import { activatedEntries } from './socket-activation'
 import type { ProcessSeam } from './process-seam'
 import type { SocketEntry } from './protocol'
 import { standaloneMode } from './standalone'
@@ -52,7 +53,9 @@ export function startMode (options: ResolvedOptions, log: Logger, seam: ProcessS
   const mode = link !== undefined
     ? supervisedMode(link, log, proc)
     : standaloneMode({ options, predecessorPid: manifest?.pid, cwd: manifest?.cwd ?? initialCwd(), seam, log })
-  return { generation: manifest?.generation ?? 1, sockets: manifest?.sockets ?? [], mode }
+  // a standalone generation 1 under systemd socket activation serves systemd's sockets
+  const sockets = manifest?.sockets ?? (first && link === undefined ? activatedEntries(log, proc.env, proc.pid) : [])
+  return { generation: manifest?.generation ?? 1, sockets, mode }
 }
 
 function readManifestOrReport (proc: NodeJS.Process): ReturnType<typeof readManifest> {

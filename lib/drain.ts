@@ -253,6 +253,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     }
     // a connection whose send failed before its handle left is drained here
     if (handover !== undefined) handover.onFallBack = watchIdle
+    if (handover !== undefined) handover.onDeferred = socket => waiting.add(socket as TrackedSocket)
     const tick = (): void => {
       for (const socket of waiting) {
         if (socket.destroyed || handover!.isSending(socket)) waiting.delete(socket)

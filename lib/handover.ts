@@ -102,6 +102,9 @@ export function listeningAddresses (listeners: Iterable<Listener>): Map<net.Serv
 /** How many connections are given to the channel at once (see Handover#pump). */
 const IN_FLIGHT = 8
 
+/** A connection that waits for its turn; `bytesRead` is its count when it was last at a boundary. */
+interface Queued { socket: net.Socket, address: string, bytesRead: number }
+
 /** What a hand-over did. */
 export interface HandoverReport {
   /** Connections sent to the successor. */
@@ -124,10 +127,14 @@ export class Handover {
   /** Connections that could not be sent: the old drain takes them. */
   private readonly refused = new WeakSet<net.Socket>()
   /** Connections held (not read any more) that wait for their turn to be sent. */
-  private readonly queue: Array<{ socket: net.Socket, address: string, handle: object | null }> = []
+  private readonly queue: Queued[] = []
+  /** The queued entry of each connection that waits (see move: one answered meanwhile is at a new boundary). */
+  private readonly queued = new WeakMap<net.Socket, Queued>()
   private inFlight = 0
   /** Called with each connection that could not be sent (the drain then watches it as idle). */
   onFallBack: ((socket: net.Socket) => void) | undefined
+  /** Called with each connection that read again while it waited its turn: it is moved later. */
+  onDeferred: ((socket: net.Socket) => void) | undefined
 
   /**
    * @param addresses for each server whose connections may move, the address of its listening
@@ -160,30 +167,27 @@ export class Handover {
     const idle = new Map<http.Server, Set<net.Socket>>()
     for (const socket of sockets) {
       const server = acceptedBy(socket) as http.Server
-      if (this.sending.has(socket) || !this.keeps(socket)) continue
+      const waits = this.queued.get(socket)
+      if ((this.sending.has(socket) && waits === undefined) || !this.keeps(socket)) continue
       let idleSockets = idle.get(server)
       if (idleSockets === undefined) idle.set(server, idleSockets = parserIdle(server))
       if (!atBoundary(socket, idleSockets)) continue
-      this.send(socket, this.addresses.get(server) as string)
+      // still waiting its turn, answered meanwhile: at a boundary again, it keeps its place
+      if (waits !== undefined) waits.bytesRead = socket.bytesRead
+      else this.send(socket, this.addresses.get(server) as string)
     }
   }
 
   private send (socket: net.Socket, address: string): void {
     this.sending.add(socket)
-    // nothing more is read here: what the client sends from now on waits in the kernel's
-    // receive buffer and moves with the fd; no timer of this process may close it meanwhile.
-    // The send may wait in Node's queue (one handle at a time, each acknowledged), and
-    // node:http restarts reading by itself (a request whose body nobody read is dumped on the
-    // next tick, which resumes the socket): a request read meanwhile would be answered by a
-    // socket whose handle is gone. The handle is stopped and marked as reading, so that
-    // nothing in this process starts it again.
-    socket.pause()
+    // no timer of this process may close it while it waits for its turn
     socket.setTimeout(0)
-    const handle = holdReading(socket)
-    // Node tracks a socket of a net.Server sent to another process for cluster (the server's
-    // close() would then wait for the successor's connections): a socket without its server
-    // is sent as a plain connection
-    this.queue.push({ socket, address, handle })
+    // it is still read and served here until its turn comes: a request that arrives meanwhile
+    // is answered at once, not held behind the connections before it (200 kept-alive clients
+    // in W3 waited up to a second), and the connection moves after its response
+    const entry = { socket, address, bytesRead: socket.bytesRead }
+    this.queue.push(entry)
+    this.queued.set(socket, entry)
     this.pump()
   }
 
@@ -195,9 +199,24 @@ export class Handover {
    */
   private pump (): void {
     while (this.inFlight < IN_FLIGHT && this.queue.length > 0) {
-      const { socket, address, handle } = this.queue.shift()!
+      const { socket, address, bytesRead } = this.queue.shift()!
+      this.queued.delete(socket)
       // closed while it waited (by its client, or at the drain's deadline)
       if (socket.destroyed) continue
+      // it read while it waited (a request begun or answered, an upgrade): no longer at the
+      // boundary it was at; nothing changes without a read, so the rest need not be checked
+      if (socket.bytesRead !== bytesRead) {
+        this.sending.delete(socket)
+        this.onDeferred?.(socket)
+        continue
+      }
+      // nothing more is read here from now on: what the client sends waits in the kernel's
+      // receive buffer and moves with the fd. node:http restarts reading by itself (a request
+      // whose body nobody read is dumped on the next tick, which resumes the socket): a request
+      // read meanwhile would be answered by a socket whose handle is gone. The handle is
+      // stopped and marked as reading, so that nothing in this process starts it again.
+      socket.pause()
+      const handle = holdReading(socket)
       this.inFlight++
       this.transmit(socket, address, handle)
     }

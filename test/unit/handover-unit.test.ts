@@ -237,7 +237,7 @@ t.test('a connection waiting its turn to move is still served here: a request on
   let timer: NodeJS.Timeout | undefined
   const answer = await Promise.race([
     client.next(),
-    new Promise<undefined>(resolve => { timer = setTimeout(resolve, 10000) })
+    new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), 10000) })
   ])
   clearTimeout(timer)
   t.equal(answer?.body, 'ok', 'answered by this process while the others are on their way')

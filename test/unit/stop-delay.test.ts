@@ -5,8 +5,10 @@ import Fastify from 'fastify'
 import t from 'tap'
 import hotRestart from '../../lib/index'
 import { readSupervisorMessage } from '../../lib/protocol'
+import { readiness } from '../../lib/readiness'
 import { run } from '../../lib/run'
 import { stopAfterDelay } from '../../lib/stop-delay'
+import type { Upgrader } from '../../lib/upgrader'
 
 t.test('options: stopDelay and --stop-delay are validated', async t => {
   for (const bad of [-1, 1.5, '5s', 2 ** 31]) {
@@ -32,4 +34,14 @@ t.test('stopAfterDelay: a second call gets the first one\'s stop; no delay while
   await first
   t.equal(shutdowns, 1, 'shut down once, at once')
   t.same([logged, booting.stopping], [[], false], 'no delay: it was not serving')
+})
+
+t.test('readiness: 503 "stopping" during the stop delay, then the drain\'s own state', async t => {
+  const answer = (state: string, stopping: boolean): unknown => {
+    const { status, body } = readiness({ state, stopping, generation: 2 } as unknown as Upgrader)
+    return [status, body.state, body.ready]
+  }
+  t.same(answer('serving', false), [200, 'serving', true])
+  t.same(answer('serving', true), [503, 'stopping', false])
+  t.same(answer('draining', true), [503, 'draining', false])
 })

@@ -95,6 +95,9 @@ export class Supervisor {
   async start (): Promise<void> {
     const bound = this.workers.sockets.map(({ entry }) => entry)
     const first = await this.workers.spawnGroup()
+    // stopped after generation 1 was ready but before this went on: it is told to shut down
+    // already; serving it now would take its exit for a crash and restart it
+    if ((this.state as SupervisorState) === 'stopping') return
     this.generation = first.generation
     this.serve(first, undefined)
     const held = this.workers.sockets

@@ -173,3 +173,20 @@ t.test('a stop while generation 1 boots kills it; a second signal forces a worke
   t.equal(await second.s.done, 1)
   t.same(stubborn!.signals, ['SIGKILL'])
 })
+
+t.test('a stop between generation 1 being ready and the supervisor serving stops it: no crash restart', async t => {
+  const { s, log, worker } = supervisor()
+  const starting = s.start()
+  const gen1 = await worker()
+  gen1.ready()
+  // before start() goes on (its await of the ready worker resolves on a later microtask)
+  const stopped = s.stop()
+  await starting.catch(() => {})
+  await stopped
+  t.equal(await s.done, 0, 'the supervisor exits 0')
+  t.equal(s.state, 'stopping', 'and stays stopping')
+  t.notOk(log.lines.some(l => l.obj.event === 'supervisor.crashed'), 'generation 1 shutting down is no crash')
+  // still counted as booting when the stop came: stopped as a booting worker is, by SIGTERM
+  // (a generation shuts down gracefully on it), and told nothing else
+  t.same([gen1.signals, orders(gen1)], [['SIGTERM'], []], 'stopped, and never told to serve')
+})

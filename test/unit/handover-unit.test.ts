@@ -210,6 +210,8 @@ t.test('connections are given to the channel 8 at a time; one that closes while 
   const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
   const drained = drain([server], 5000, 200, handover)
   t.equal(sent.length, 8, 'eight in flight, one waits')
+  handover.move(accepted)
+  t.equal(sent.length, 8, 'asked again, none of those in flight or waiting is sent twice')
   const waiting = accepted.find(socket => !sent.includes(socket))!
   waiting.destroy()
   for (const done of callbacks.splice(0)) done(null)

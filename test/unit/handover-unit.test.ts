@@ -197,8 +197,12 @@ t.test('a connection waiting to move that leaves HTTP (an upgrade completes) is 
   t.equal(report.closedIdle, 0, 'never taken for idle')
 })
 
-t.test('connections are given to the channel 8 at a time; one that closes while it waits is not sent', async t => {
-  const { server, port } = await serve(t)
+/**
+ * Nine kept-alive connections that have each had a response, and a drain whose hand-over target
+ * keeps every send pending until the test calls its `callbacks`: eight in flight, one waiting.
+ */
+async function nineConnections (t: Test, handler?: http.RequestListener, deadline = 10000, idleGrace = 5000) {
+  const { server, port } = await serve(t, handler)
   const accepted: net.Socket[] = []
   server.on('connection', (socket: net.Socket) => accepted.push(socket))
   const clients = await Promise.all(Array.from({ length: 9 }, () => connect(port)))
@@ -208,7 +212,14 @@ t.test('connections are given to the channel 8 at a time; one that closes while 
   const callbacks: Array<(err: Error | null) => void> = []
   const target: HandoverTarget = { send (_message, socket, _handle, done) { sent.push(socket); callbacks.push(done) } }
   const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
-  const drained = drain([server], 5000, 200, handover)
+  const drained = drain([server], deadline, idleGrace, handover)
+  /** The client whose connection was not given to the channel. */
+  const waitingClient = () => clients[accepted.findIndex(socket => !sent.includes(socket))]!
+  return { server, accepted, sent, callbacks, handover, drained, waitingClient }
+}
+
+t.test('connections are given to the channel 8 at a time; one that closes while it waits is not sent', async t => {
+  const { accepted, sent, callbacks, handover, drained } = await nineConnections(t, undefined, 5000, 200)
   t.equal(sent.length, 8, 'eight in flight, one waits')
   handover.move(accepted)
   t.equal(sent.length, 8, 'asked again, none of those in flight or waiting is sent twice')
@@ -221,19 +232,9 @@ t.test('connections are given to the channel 8 at a time; one that closes while 
 })
 
 t.test('a connection waiting its turn to move is still served here: a request on it is answered at once, and it moves after', async t => {
-  const { server, port } = await serve(t)
-  const accepted: net.Socket[] = []
-  server.on('connection', (socket: net.Socket) => accepted.push(socket))
-  const clients = await Promise.all(Array.from({ length: 9 }, () => connect(port)))
-  t.teardown(() => { for (const c of clients) c.close() })
-  for (const c of clients) { c.write(c.get('/')); await c.next() }
-  const sent: net.Socket[] = []
-  const callbacks: Array<(err: Error | null) => void> = []
-  const target: HandoverTarget = { send (_message, socket, _handle, done) { sent.push(socket); callbacks.push(done) } }
-  const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
-  const drained = drain([server], 10000, 5000, handover)
+  const { sent, callbacks, drained, waitingClient } = await nineConnections(t)
   t.equal(sent.length, 8, 'eight in flight, one waits')
-  const client = clients[accepted.findIndex(socket => !sent.includes(socket))]!
+  const client = waitingClient()
   client.write(client.get('/'))
   // bounded: on a connection held while it waits (the old way), this answer never comes
   let timer: NodeJS.Timeout | undefined
@@ -253,21 +254,11 @@ t.test('a connection waiting its turn to move is still served here: a request on
 
 t.test('a connection whose turn comes while its request is in flight moves after its response', async t => {
   let respond: (() => void) | undefined
-  const { server, port } = await serve(t, (req, res) => {
+  const { server, sent, callbacks, drained, waitingClient } = await nineConnections(t, (req, res) => {
     if (req.url === '/wait') respond = () => res.end('late')
     else res.end('ok')
   })
-  const accepted: net.Socket[] = []
-  server.on('connection', (socket: net.Socket) => accepted.push(socket))
-  const clients = await Promise.all(Array.from({ length: 9 }, () => connect(port)))
-  t.teardown(() => { for (const c of clients) c.close() })
-  for (const c of clients) { c.write(c.get('/')); await c.next() }
-  const sent: net.Socket[] = []
-  const callbacks: Array<(err: Error | null) => void> = []
-  const target: HandoverTarget = { send (_message, socket, _handle, done) { sent.push(socket); callbacks.push(done) } }
-  const handover = new Handover(target, new Map([[server, `127.0.0.1:${port}`]]))
-  const drained = drain([server], 10000, 5000, handover)
-  const client = clients[accepted.findIndex(socket => !sent.includes(socket))]!
+  const client = waitingClient()
   client.write(client.get('/wait'))
   await once(server, 'request')
   for (const done of callbacks.splice(0)) done(null)

@@ -80,6 +80,8 @@ export class Workers {
   readonly draining = new Set<Group>()
   private readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  /** The serving generation's `successorNice` option (its "ready" says): the next workers boot that much lower. */
+  private nice = 0
 
   constructor (options: WorkersOptions) {
     this.options = options
@@ -161,7 +163,8 @@ export class Workers {
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
       env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) },
-      spawn: this.options.spawn
+      spawn: this.options.spawn,
+      nice: this.nice
     })
     const child = successor.process
     const unbooted = (): void => {
@@ -192,7 +195,7 @@ export class Workers {
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {
-      await successor.ready
+      this.nice = (await successor.ready).successorNice ?? 0
     } catch (err) {
       /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()

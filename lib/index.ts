@@ -76,7 +76,7 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
   if (ignored.length > 0) {
     fastify.log.warn({ ignored }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
   }
-  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
+  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', server: fastify.server, close: () => fastify.close() })
 
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, options, fastify.log))
 

@@ -18,7 +18,7 @@ import { reloadOnChange } from './watch'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
                          [--workers <n>] [--listen <address>]... [--stop-delay <ms>]
-                         [--watch <path>]... [--watch-ignore <name|path>]...
+                         [--watch <path>]... [--watch-ignore <name|path>]... [--standby]
                          -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
@@ -38,7 +38,13 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         --watch (repeatable; development) reloads when a file under the path changes
         (debounced; node_modules, .git and --watch-ignore are skipped); a change that
         does not boot leaves the serving generation serving and logs why.
+        --standby keeps one booted spare of the app that does not accept (at a low CPU
+        priority): when a serving process crashes, the spare listens within milliseconds and
+        the next spare boots; a reload replaces it with one of the new code.
 `
+
+/** `run`'s options that take no value. */
+const FLAGS = new Set(['--standby', '--help', '-h'])
 
 /** More processes per generation than this is a typo, not a deployment. */
 const MAX_WORKERS = 256
@@ -63,7 +69,7 @@ export function splitCommand (argv: string[]): { options: string[], command: str
     if (!token.startsWith('-')) return { options, command: argv.slice(i) }
     options.push(token)
     // `--name value` (not `--name=value`): the value is the option's
-    if (!token.includes('=') && i + 1 < argv.length) options.push(argv[++i] as string)
+    if (!token.includes('=') && !FLAGS.has(token) && i + 1 < argv.length) options.push(argv[++i] as string)
   }
   return { options, command: [] }
 }
@@ -89,6 +95,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let stopDelay: number
   let watchPaths: string[]
   let watchIgnore: string[]
+  let standby: boolean
   let requests: ListenRequest[]
   let command: string[]
   try {
@@ -103,8 +110,9 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       'stop-delay': { type: 'string', value: '<ms>' },
       watch: { type: 'string', multiple: true, value: '<path>' },
       'watch-ignore': { type: 'string', multiple: true, value: '<name|path>' },
+      standby: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
-    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], help?: boolean } }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], standby?: boolean, help?: boolean } }
     if (values.help === true) {
       (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
       return OK
@@ -118,6 +126,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     requests = (values.listen ?? []).map(parseListen)
     watchPaths = values.watch ?? []
     watchIgnore = values['watch-ignore'] ?? []
+    standby = values.standby === true
     if (watchIgnore.length > 0 && watchPaths.length === 0) throw new Error('--watch-ignore goes with --watch <path>')
     for (const path of watchPaths) if (!existsSync(path)) throw new Error(`--watch ${path}: no such file or folder`)
   } catch (err) {
@@ -147,7 +156,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     log.error({ event: 'supervisor.bind-failed', err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED
   }
-  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, log })
+  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, standby, log })
 
   const reload = (signal: NodeJS.Signals): void => {
     supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })

@@ -30,6 +30,8 @@ export interface SpawnOptions {
   log?: Logger
   /** Starts the process (a fake one in tests). @default node:child_process spawn */
   spawn?: Spawn
+  /** A hot standby's spare (standby.ts): `ready` resolves once it stands by. */
+  standby?: boolean
 }
 
 export interface Successor {
@@ -115,7 +117,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         return
       }
       const message = reading.message
-      if (message.hotRestart === 'ready') finish(undefined)
+      if (message.hotRestart === 'ready' || (message.hotRestart === 'standing-by' && options.standby === true)) finish(undefined)
       if (message.hotRestart === 'error' && firstError === undefined) firstError = message.message.split('\n')[0]
     }
     const timer = setTimeout(() => {

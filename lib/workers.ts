@@ -15,7 +15,7 @@ import { ConnectionRelay } from './handover-relay'
 import type { Logger } from './log'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import type { Spawn } from './process-seam'
-import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
+import { describeEntry, readGenerationMessage, STANDBY_ENV, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
 import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 
@@ -80,6 +80,7 @@ export class Workers {
   readonly draining = new Set<Group>()
   private readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  private spare = false
 
   constructor (options: WorkersOptions) {
     this.options = options
@@ -150,6 +151,7 @@ export class Workers {
    */
   async spawnWorker (generation: number, siblings = new Set<Successor>()): Promise<{ worker: Worker, received: Held[] }> {
     const { log } = this.options
+    const spare = this.spare
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
     const received: Held[] = []
     const successor = spawnSuccessor({
@@ -160,8 +162,9 @@ export class Workers {
       execPath: this.options.command,
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
-      env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) },
-      spawn: this.options.spawn
+      env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
+      spawn: this.options.spawn,
+      standby: spare
     })
     const child = successor.process
     const unbooted = (): void => {
@@ -173,7 +176,7 @@ export class Workers {
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
-    this.options.started(child.pid as number, generation)
+    if (!spare) this.options.started(child.pid as number, generation)
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -201,6 +204,12 @@ export class Workers {
       unbooted()
     }
     return { worker, received }
+  }
+
+  /** As spawnWorker, for a hot standby's spare (standby.ts): it resolves once the spare stands by. */
+  spawnSpare (generation: number, siblings: Set<Successor>): Promise<{ worker: Worker, received: Held[] }> {
+    this.spare = true
+    try { return this.spawnWorker(generation, siblings) } finally { this.spare = false }
   }
 
   /**

@@ -70,3 +70,10 @@ export const SupervisorExitedError = createError(
  */
 export const UnsafeFileError = createError(
   `${P}UNSAFE_FILE`, 'fastify-hot-restart: refusing to use %s: %s')
+
+/**
+ * `run --env-file`: the file cannot be read, or a line of it is not `NAME=value` (the message
+ * names the file and the line). It fails that generation's start and changes nothing else.
+ */
+export const EnvFileError = createError<`${typeof P}ENV_FILE`, [string, string]>(
+  `${P}ENV_FILE`, 'fastify-hot-restart: cannot use the environment file %s: %s')

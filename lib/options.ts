@@ -31,6 +31,17 @@ export interface HotRestartOptions {
    */
   idleGrace?: number
   /**
+   * The window over which the drain spreads the closing of the connections that cannot move to
+   * the successor (TLS, fall-backs of the hand-over, every connection with
+   * `connectionHandover: false`), like HAProxy's `close-spread-time`: each connection gets its
+   * own moment, drawn uniformly from the window; until then it is served as usual (keep-alive),
+   * from then on its next response says `Connection: close`, and it is closed once idle for
+   * `idleGrace`. Their clients then reconnect over the window instead of all at once.
+   * 0 closes them all at the start of the drain. No longer than `drainTimeout`.
+   * @default 1000 (ms), or `drainTimeout` if that is shorter
+   */
+  closeSpread?: number
+  /**
    * Once the successor is ready, hand each HTTP/1.1 connection (plain TCP or unix socket) to it
    * at a request boundary instead of answering `Connection: close` and closing it when idle: its
    * client's next request is answered by the successor on the same connection. Connections
@@ -70,6 +81,7 @@ export interface ResolvedOptions {
   drainTimeout: number
   atExitTimeout: number
   idleGrace: number
+  closeSpread: number
   connectionHandover: boolean
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
@@ -82,12 +94,13 @@ export const defaults = {
   drainTimeout: 30_000,
   atExitTimeout: 10_000,
   idleGrace: 5_000,
+  closeSpread: 1_000,
   stopDelay: 0
 } as const
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeSpread', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
 
@@ -112,7 +125,7 @@ function invalid (name: string, expected: string, value: unknown): Error {
   return new InvalidOptionError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`)
 }
 
-function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace' | 'stopDelay', min = 1): number {
+function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace' | 'closeSpread' | 'stopDelay', min = 1): number {
   const value = options[name]
   if (value === undefined) return defaults[name]
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT) {
@@ -176,13 +189,21 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     closeWithGrace = cwg as ResolvedOptions['closeWithGrace']
   }
 
+  const drainTimeout = timeout(opts, 'drainTimeout')
+  // the spread happens inside the drain: a window past its deadline would be cut by force
+  const closeSpread = opts.closeSpread === undefined ? Math.min(defaults.closeSpread, drainTimeout) : timeout(opts, 'closeSpread', 0)
+  if (closeSpread > drainTimeout) {
+    throw invalid('closeSpread', `no longer than \`drainTimeout\` (${drainTimeout} ms)`, closeSpread)
+  }
+
   return {
     signal: signal as NodeJS.Signals,
     pidFile: pidFile as string | undefined,
     readyTimeout: timeout(opts, 'readyTimeout'),
-    drainTimeout: timeout(opts, 'drainTimeout'),
+    drainTimeout,
     atExitTimeout: timeout(opts, 'atExitTimeout'),
     idleGrace: timeout(opts, 'idleGrace', 0),
+    closeSpread,
     connectionHandover,
     closeWithGrace,
     readinessUrl: readinessUrl as string | undefined,

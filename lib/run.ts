@@ -4,6 +4,7 @@
  * SIGHUP and SIGUSR2 reload; SIGTERM and SIGINT stop gracefully, a second one forces.
  */
 import { closeSync, existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseOptions } from './args'
 import { checkPidFile } from './pid-file'
 import { initialCwd } from './cwd'
@@ -18,7 +19,8 @@ import { reloadOnChange } from './watch'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
                          [--workers <n>] [--listen <address>]... [--stop-delay <ms>]
-                         [--watch <path>]... [--watch-ignore <name|path>]... [--standby]
+                         [--watch <path>]... [--watch-ignore <name|path>]... [--env-file <path>]
+                         [--standby]
                          -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
@@ -38,6 +40,10 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         --watch (repeatable; development) reloads when a file under the path changes
         (debounced; node_modules, .git and --watch-ignore are skipped); a change that
         does not boot leaves the serving generation serving and logs why.
+        --env-file: NAME=value lines (Node's --env-file syntax), read again for each
+        generation (start, reload, crash restart) and laid over the supervisor's environment
+        for its workers; a file that cannot be read or parsed fails that reload
+        (FST_HOT_RESTART_ENV_FILE, with the line) and the serving generation serves on.
         --standby keeps one booted spare of the app that does not accept (at a low CPU
         priority): when a serving process crashes, the spare listens within milliseconds and
         the next spare boots; a reload replaces it with one of the new code.
@@ -95,6 +101,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let stopDelay: number
   let watchPaths: string[]
   let watchIgnore: string[]
+  let envFile: string | undefined
   let standby: boolean
   let requests: ListenRequest[]
   let command: string[]
@@ -110,9 +117,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       'stop-delay': { type: 'string', value: '<ms>' },
       watch: { type: 'string', multiple: true, value: '<path>' },
       'watch-ignore': { type: 'string', multiple: true, value: '<name|path>' },
+      'env-file': { type: 'string', value: '<path>' },
       standby: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
-    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], standby?: boolean, help?: boolean } }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], 'env-file'?: string, standby?: boolean, help?: boolean } }
     if (values.help === true) {
       (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
       return OK
@@ -126,6 +134,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     requests = (values.listen ?? []).map(parseListen)
     watchPaths = values.watch ?? []
     watchIgnore = values['watch-ignore'] ?? []
+    envFile = values['env-file']
     standby = values.standby === true
     if (watchIgnore.length > 0 && watchPaths.length === 0) throw new Error('--watch-ignore goes with --watch <path>')
     for (const path of watchPaths) if (!existsSync(path)) throw new Error(`--watch ${path}: no such file or folder`)
@@ -156,7 +165,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     log.error({ event: 'supervisor.bind-failed', err }, `hot-restart supervisor: ${(err as Error).message}`)
     return FAILED
   }
-  const supervisor = new Supervisor({ command: file, args, cwd: initialCwd(), pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, standby, log })
+  const cwd = initialCwd()
+  // relative to the folder as named (PWD): a `current -> releases/N` swap changes the file read too
+  if (envFile !== undefined) envFile = resolve(cwd, envFile)
+  const supervisor = new Supervisor({ command: file, args, cwd, pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, envFile, standby, log })
 
   const reload = (signal: NodeJS.Signals): void => {
     supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })

@@ -10,6 +10,7 @@
  * channel), so the supervisor always holds what the serving generation listens on.
  */
 import type { ChildProcess } from 'node:child_process'
+import { workerEnv } from './env-file'
 import { SuccessorExitedError } from './errors'
 import { ConnectionRelay } from './handover-relay'
 import type { Logger } from './log'
@@ -50,6 +51,8 @@ export interface WorkerCommand {
   log: Logger
   /** Starts a process (a fake one in tests). @default node:child_process spawn */
   spawn?: Spawn
+  /** `--env-file`: read for each generation's start, its values laid over the supervisor's environment (env-file.ts). */
+  envFile?: string
 }
 
 export interface WorkersOptions extends WorkerCommand {
@@ -146,10 +149,11 @@ export class Workers {
   }
 
   /**
-   * Spawns one worker on the sockets held (none: it binds its own); resolves once it is ready,
-   * with the sockets it serves.
+   * Spawns one worker on the sockets held (none: it binds its own), with the environment `env`
+   * (by default read now: a wrong env file rejects, nothing started); resolves once it is
+   * ready, with the sockets it serves.
    */
-  async spawnWorker (generation: number, siblings = new Set<Successor>()): Promise<{ worker: Worker, received: Held[] }> {
+  async spawnWorker (generation: number, siblings = new Set<Successor>(), env = workerEnv(this.options.envFile)): Promise<{ worker: Worker, received: Held[] }> {
     const { log } = this.options
     const spare = this.spare
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
@@ -162,7 +166,7 @@ export class Workers {
       execPath: this.options.command,
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
-      env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
+      env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
       spawn: this.options.spawn,
       standby: spare
     })
@@ -240,16 +244,18 @@ export class Workers {
   }
 
   /**
-   * Spawns a generation of `workers` processes; resolves once all are ready. If one fails, the
-   * others go too (the ready ones drain, as in a shutdown) and it rejects with that failure.
-   * Then the sockets held are the ones the new generation serves.
+   * Spawns a generation of `workers` processes with one environment (a wrong env file rejects
+   * before anything starts); resolves once all are ready. If one fails, the others go too (the
+   * ready ones drain, as in a shutdown) and it rejects with that failure. Then the sockets held
+   * are the ones the new generation serves.
    */
   async spawnGroup (): Promise<Group> {
+    const env = workerEnv(this.options.envFile)
     const generation = ++this.started
     const group: Group = { generation, workers: new Set(), predecessor: undefined }
     const ready: Array<{ worker: Worker, received: Held[] }> = []
     const siblings = new Set<Successor>()
-    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings).then(r => { ready.push(r) })
+    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings, env).then(r => { ready.push(r) })
     try {
       // with no socket to inherit, the first worker binds alone; the others inherit from it
       if (this.sockets.length === 0) {

@@ -46,6 +46,7 @@
  * | `supervisor.reload.started`  | info  | a reload starts (`trigger`) |
  * | `supervisor.reload.failed`   | error | the new generation failed (`code`); the serving one serves on |
  * | `supervisor.reload.ready`    | info  | the new generation serves; the previous one drains |
+ * | `supervisor.roll.replaced`   | info  | `--rolling`: an old worker has exited, replaced by a ready new one (`step` of `of`) |
  * | `supervisor.crashed`         | error | a serving process exited unexpectedly; a restart follows |
  * | `supervisor.restarted`       | info  | a crashed process was replaced (`delayMs`, `downMs`) |
  * | `supervisor.restart.failed`  | error | a crash restart failed; another one follows, with backoff |
@@ -65,7 +66,7 @@ export type LogEvent =
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
-  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
+  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready' | 'supervisor.roll.replaced'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
   | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'

@@ -81,7 +81,7 @@ export class Workers {
   readonly booting = new Set<Successor>()
   /** The groups that were replaced and drain. */
   readonly draining = new Set<Group>()
-  private readonly options: WorkersOptions
+  readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
 
   constructor (options: WorkersOptions) {
@@ -287,7 +287,8 @@ export class Workers {
     return group
   }
 
-  private adopt (received: Held[]): void {
+  /** The sockets held become `received` (a new generation's); the ones held before are closed. */
+  adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = [...received] // a copy: the worker's own list is never the supervisor's
   }

@@ -19,6 +19,7 @@
  * | `upgrade.failed`           | error | the successor failed (`code`); this process serves on |
  * | `upgrade.ready`            | info  | the successor is ready; this process drains |
  * | `upgrade.aborted`          | info  | a shutdown stops the successor that was booting |
+ * | `successor-nice.unavailable` | warn | `successorNice`: no right to raise a priority back; the successor boots at normal priority |
  * | `predecessor.exited`       | info  | this generation's predecessor has exited |
  * | `shutdown.started`         | info  | a shutdown starts (`signal`, or `why`: the supervisor's order or its exit) |
  * | `shutdown.error`           | error | an uncaught error shuts the process down |
@@ -62,7 +63,7 @@
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.activated' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
-  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
+  | 'upgrade.aborted' | 'successor-nice.unavailable' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'

@@ -83,6 +83,7 @@ export class Workers {
   readonly draining = new Set<Group>()
   readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  private nice = 0 // the serving generation's successorNice (its "ready" says): its next workers boot that much lower
 
   constructor (options: WorkersOptions) {
     this.options = options
@@ -165,7 +166,8 @@ export class Workers {
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
       env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) },
-      spawn: this.options.spawn
+      spawn: this.options.spawn,
+      nice: this.nice
     })
     const child = successor.process
     const unbooted = (): void => {
@@ -196,7 +198,7 @@ export class Workers {
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {
-      await successor.ready
+      this.nice = (await successor.ready).successorNice ?? 0
     } catch (err) {
       /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()

@@ -19,6 +19,7 @@
  * | `upgrade.failed`           | error | the successor failed (`code`); this process serves on |
  * | `upgrade.ready`            | info  | the successor is ready; this process drains |
  * | `upgrade.aborted`          | info  | a shutdown stops the successor that was booting |
+ * | `successor-nice.unavailable` | warn | `successorNice`: no right to raise a priority back; the successor boots at normal priority |
  * | `predecessor.exited`       | info  | this generation's predecessor has exited |
  * | `shutdown.started`         | info  | a shutdown starts (`signal`, or `why`: the supervisor's order or its exit) |
  * | `shutdown.error`           | error | an uncaught error shuts the process down |
@@ -48,6 +49,7 @@
  * | `supervisor.reload.started`  | info  | a reload starts (`trigger`) |
  * | `supervisor.reload.failed`   | error | the new generation failed (`code`); the serving one serves on |
  * | `supervisor.reload.ready`    | info  | the new generation serves; the previous one drains |
+ * | `supervisor.roll.replaced`   | info  | `--rolling`: an old worker has exited, replaced by a ready new one (`step` of `of`) |
  * | `supervisor.crashed`         | error | a serving process exited unexpectedly; a restart follows |
  * | `supervisor.restarted`       | info  | a crashed process was replaced (`delayMs`, `downMs`) |
  * | `supervisor.restart.failed`  | error | a crash restart failed; another one follows, with backoff |
@@ -69,11 +71,11 @@
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.activated' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
-  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
+  | 'upgrade.aborted' | 'successor-nice.unavailable' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
   | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected' | 'standby.waiting' | 'standby.taking-over'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
-  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
+  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready' | 'supervisor.roll.replaced'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
   | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'

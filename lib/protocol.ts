@@ -10,7 +10,7 @@
  *
  * | from -> to                      | message              | meaning |
  * | ------------------------------- | -------------------- | ------- |
- * | successor -> predecessor/supervisor | `ready` (pid)    | booted: every app listens, onListen hooks ran |
+ * | successor -> predecessor/supervisor | `ready` (pid, successorNice) | booted: every app listens, onListen hooks ran (the supervisor lowers its next workers' priority by successorNice while they boot) |
  * | successor -> predecessor/supervisor | `error` (message) | why the boot failed (the first line is shown) |
  * | generation -> supervisor        | `socket` (entry) + handle | a copy of a socket it serves; only before `ready` |
  * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
@@ -100,7 +100,7 @@ export function isConnectionMessage (m: unknown): m is ConnectionMessage {
 
 /** Messages from a generation to the process that started it (its predecessor or the supervisor). */
 export type GenerationMessage =
-  | { hotRestart: 'ready', pid?: number }
+  | { hotRestart: 'ready', pid?: number, successorNice?: number }
   | { hotRestart: 'error', message: string }
   | { hotRestart: 'socket', entry: SocketEntry }
   | { hotRestart: 'upgrade', id: number }
@@ -162,7 +162,11 @@ export function readGenerationMessage (raw: unknown): Reading<GenerationMessage>
   let why: string | undefined
   switch (m.hotRestart) {
     // the pid is informational (the receiver knows its child's): it may be left out
-    case 'ready': case 'standing-by': why = m.pid === undefined || isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
+    case 'ready':
+      if (m.pid !== undefined && !isInt(m.pid, 1)) why = '"pid" is not a pid'
+      else if (m.successorNice !== undefined && !(isInt(m.successorNice, 0) && m.successorNice <= 19)) why = '"successorNice" is not an integer from 0 to 19'
+      break
+    case 'standing-by': why = m.pid === undefined || isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
     case 'error': why = typeof m.message === 'string' ? undefined : '"message" is not a string'; break
     case 'socket': why = checkSocketEntry(m.entry); break
     case 'upgrade': why = isInt(m.id, 1) ? undefined : '"id" is not a positive integer'; break

@@ -115,7 +115,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
       get pid () { return predecessorPid },
       get alive () { return predecessorAlive },
       exited,
-      sendReady: () => channel.sendReady(),
+      sendReady: (successorNice) => channel.sendReady(successorNice),
       sendError: (err) => channel.sendError(err)
     },
     sendSockets (listeners, datagrams) {

@@ -25,6 +25,7 @@ import { crashBackoff, RESTART_WINDOW } from './backoff'
 import type { Logger } from './log'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { describeEntry, type GenerationMessage, type Held, type UpgradeResult } from './protocol'
+import { rollOver } from './rolling'
 import { unlinkEntry } from './socket-kinds'
 import { Standby, type StandbyOptions, type TakeOver } from './standby'
 import { monotonicUsec, notifySystemd } from './systemd'
@@ -43,6 +44,8 @@ export interface SupervisorOptions extends WorkerCommand {
   listening?: Held[]
   /** On stop, how long each generation serves on before it drains (`--stop-delay`, see stop-delay.ts). @default 0 (ms) */
   stopDelay?: number
+  /** `--rolling`: a reload replaces the workers one at a time (rolling.ts). @default false */
+  rolling?: boolean
   /** Keep a booted spare that takes over from a worker that crashes (`--standby`, standby.ts); with a fake priority in tests. */
   standby?: boolean | StandbyOptions['standby']
 }
@@ -185,8 +188,11 @@ export class Supervisor {
     this.log.info({ event: 'supervisor.reload.started', trigger, generation }, 'hot-restart supervisor: reload started')
     void this.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`)
     let next: Group
+    const old = this.current!
     try {
-      next = await this.workers.spawnGroup()
+      next = this.options.rolling === true
+        ? await rollOver(this.workers, old, { serving: group => { this.current = group }, stopping: () => this.state === 'stopping', started, log: this.log })
+        : await this.workers.spawnGroup()
     } catch (err) {
       const e = err as Error & { code?: string, cause?: unknown }
       if ((this.state as SupervisorState) === 'stopping') throw err
@@ -200,9 +206,10 @@ export class Supervisor {
     }
     this.generation = next.generation
     const readyMs = Math.round(performance.now() - started)
-    const old = this.current!
     const pids = this.workers.pids(next)
     this.serve(next, old, readyMs)
+    // a rolling reload's new worker that crashed meanwhile (a plain reload fails instead)
+    if (next.workers.size < this.workers.count) this.restart()
     this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.workers.pids(old)[0], drainingPids: this.workers.pids(old) },
       'hot-restart supervisor: reloaded')
     this.attempts.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })

@@ -180,7 +180,7 @@ export class Upgrader implements Machine {
     stopReportingBootErrors()
     const announce = (): void => {
       this.mode.ready(this)
-      this.predecessor?.sendReady()
+      this.predecessor?.sendReady(this.options.successorNice)
       // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
       this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
     }

@@ -81,8 +81,9 @@ export class Workers {
   readonly booting = new Set<Successor>()
   /** The groups that were replaced and drain. */
   readonly draining = new Set<Group>()
-  private readonly options: WorkersOptions
+  readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  private nice = 0 // the serving generation's successorNice (its "ready" says): its next workers boot that much lower
   private spare = false
 
   constructor (options: WorkersOptions) {
@@ -168,6 +169,8 @@ export class Workers {
       // the supervisor is systemd's main process: it notifies, its generations do not
       env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
       spawn: this.options.spawn,
+      // a spare's priority is standby.ts's
+      nice: spare ? 0 : this.nice,
       standby: spare
     })
     const child = successor.process
@@ -199,7 +202,7 @@ export class Workers {
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {
-      await successor.ready
+      this.nice = (await successor.ready).successorNice ?? 0
     } catch (err) {
       /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()
@@ -296,7 +299,8 @@ export class Workers {
     return group
   }
 
-  private adopt (received: Held[]): void {
+  /** The sockets held become `received` (a new generation's); the ones held before are closed. */
+  adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = [...received] // a copy: the worker's own list is never the supervisor's
   }

@@ -93,7 +93,7 @@ const plugin: FastifyPluginAsync<FastifyHotRestartOptions> = async function hotR
   if (ignored.length > 0) {
     fastify.log.warn({ ignored }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
   }
-  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
+  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', server: fastify.server, close: () => fastify.close() })
 
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, options, fastify.log))
 

@@ -38,6 +38,8 @@ export interface SpawnOptions {
   nice?: number
   /** Reads and sets priorities (a fake in tests). @default os.getPriority, os.setPriority */
   priority?: PrioritySeam
+  /** A hot standby's spare (standby.ts): `ready` resolves once it stands by. */
+  standby?: boolean
 }
 
 export interface Successor {
@@ -135,6 +137,7 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         successorNice = message.successorNice
         finish(undefined)
       }
+      if (message.hotRestart === 'standing-by' && options.standby === true) finish(undefined)
       if (message.hotRestart === 'error' && firstError === undefined) firstError = message.message.split('\n')[0]
     }
     const timer = setTimeout(() => {

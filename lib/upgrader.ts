@@ -141,6 +141,7 @@ export class Upgrader implements Machine {
     const participant = this.addParticipant({
       name: `socket ${name}`,
       socket: true,
+      server: socket,
       close: async () => {
         if (socket instanceof dgram.Socket) stopReceiving(socket)
         else await new Promise<void>(resolve => { socket.close(() => resolve()) })
@@ -157,6 +158,11 @@ export class Upgrader implements Machine {
       this.socketNames.delete(name)
       throw err
     }
+  }
+
+  /** The servers of the apps that have not listened yet (undefined where not known); see spare.ts. */
+  get notListening (): Array<object | undefined> {
+    return [...this.participants].filter(([, listening]) => !listening).map(([participant]) => participant.server)
   }
 
   /** How many apps share this upgrader. */

@@ -8,11 +8,19 @@
 //          then Node's own drain, `server.close()`: the negative control
 //   pm2    plain Fastify as a pm2 cluster worker (pm2 reload sends SIGINT)
 // Every process reports its life to the bench over the unix socket BENCH_REPORT, one JSON line
-// per event: listening (with the port), settled (can reload again), draining; the socket
+// per event: listening (with the port), settled (can reload again), draining, exit; the socket
 // closing tells that it exited.
+//
+// What a reload costs the processes, measured inside them (hot subject): the longest event-loop
+// stall (a 10 ms timer's lateness, perf_hooks.monitorEventLoopDelay) of the successor from its
+// listen() to its predecessor's exit (reported with `settled`), and of the predecessor from its
+// successor's ready to its exit, with the CPU it used meanwhile (/proc: reported with `exit`).
 const { spawn } = require('node:child_process')
+const diagnostics = require('node:diagnostics_channel')
 const net = require('node:net')
+const { monitorEventLoopDelay } = require('node:perf_hooks')
 const Fastify = require('fastify')
+const { cpuMs } = require('./lib/procfs')
 
 const SUBJECT = process.env.BENCH_SUBJECT ?? 'bare'
 const DRAIN_TIMEOUT = 10000
@@ -26,6 +34,12 @@ if (process.env.BENCH_REPORT) {
   socket.unref()
   report = (event, data) => socket.write(JSON.stringify({ event, pid: process.pid, ...data }) + '\n')
 }
+
+const RESOLUTION_MS = 10
+const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS })
+loop.enable()
+/** The longest stall since the last reset (ms): the timer's lateness beyond its own interval. */
+const longestStallMs = () => loop.count === 0 ? 0 : Math.max(0, Math.round(loop.max / 1e6 - RESOLUTION_MS))
 
 // the app's own part of any graceful stop: end the event streams with a "reconnect" event
 function endStreams () {
@@ -64,10 +78,19 @@ async function hot () {
   const hotRestart = require('..')
   await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE, connectionHandover: process.env.BENCH_HANDOVER !== '0' })
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
-  // until then this process refuses to upgrade (one upgrade at a time): the bench waits for it
-  app.hotRestart.predecessorExited.then(() => report('settled'))
+  // as a predecessor: from its successor's ready to its own exit
+  diagnostics.subscribe('fastify-hot-restart:upgrade:ready', () => {
+    const cpuAtReady = cpuMs(process.pid)
+    loop.reset()
+    // synchronous: a small write to a connected unix socket goes out at once
+    process.once('exit', () => report('exit', { cpuMs: cpuMs(process.pid) - cpuAtReady, stallMs: longestStallMs() }))
+  })
   routes()
   await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })
+  // as a successor: from its listen() to its predecessor's exit; until then this process
+  // refuses to upgrade (one upgrade at a time): the bench waits for it
+  loop.reset()
+  app.hotRestart.predecessorExited.then(() => report('settled', { stallMs: longestStallMs() }))
 }
 
 async function bare () {

@@ -14,7 +14,7 @@ const { SUBJECTS, killAll } = require('./lib/subjects')
 const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
 const { WORKLOADS, MODES } = require('./lib/workloads')
 const { runOne, measureBoot, measureHandover, measureThroughput } = require('./lib/run')
-const { failuresTable, timingTable, goalsTable, goals } = require('./lib/table')
+const { failuresTable, timingTable, reloadCostTable, goalsTable, goals } = require('./lib/table')
 const { timelineSvg } = require('./lib/timeline')
 
 const { values: args } = parseArgs({
@@ -167,6 +167,8 @@ function printTables (results) {
   for (const [w, title] of Object.entries(results.workloads)) console.log(`- ${w}: ${title}`)
   console.log('\nFailed requests (with reloads):\n\n' + failuresTable(results))
   console.log('\nLatency and timings (steady = the same subject and workload without reloads):\n\n' + timingTable(results))
+  const cost = reloadCostTable(results)
+  if (cost !== '') console.log('\nWhat a reload costs the processes (measured inside them; stall: a 10 ms timer\'s lateness; CPU from /proc, 10 ms ticks):\n\n' + cost)
   if (results.goals?.length > 0) console.log('\nGoals (fastify-hot-restart):\n\n' + goalsTable(results))
 }
 

@@ -8,12 +8,13 @@
 // (connectionHandover: true), `drain` the old drain (false), which closes idle connections after
 // idleGrace (5 s). Bounded (10 min, 2 min without progress); kills what it started.
 const { spawn } = require('node:child_process')
-const { mkdtempSync, readFileSync, rmSync } = require('node:fs')
+const { mkdtempSync, rmSync } = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const { join } = require('node:path')
 const { parseArgs } = require('node:util')
 const { runBounded, sleep } = require('./lib/bounded')
+const { cpuMs } = require('./lib/procfs')
 const { startReports } = require('./lib/reports')
 
 const { values: args } = parseArgs({ options: { counts: { type: 'string', default: '100,1000,10000' }, modes: { type: 'string', default: 'handover,drain' } } })
@@ -24,17 +25,6 @@ const { FASTIFY_HOT_RESTART, ...env } = process.env
 const spawned = new Set()
 const clients = new Set()
 let reports
-
-/** CPU time of `pid` so far (ms: user + system), from /proc; undefined once it is gone. */
-function cpuMs (pid) {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * 10 // utime, stime in ticks of 10 ms
-  } catch {
-    return undefined
-  }
-}
 
 /** Opens `n` connections, 200 at a time (the listen backlog is 511); each makes one request. */
 async function openIdle (port, n) {

@@ -31,7 +31,8 @@ async function main () {
     app.log.info({ served }, 'flushed the served-requests counter to example-app/served.log')
   })
 
-  app.get('/', async () => ({ pid: process.pid, generation: app.hotRestart.generation, served }))
+  // RELEASE: from the environment (`run --env-file` gives each generation the file's values)
+  app.get('/', async () => ({ pid: process.pid, generation: app.hotRestart.generation, served, release: process.env.RELEASE }))
 
   app.get('/slow', async (request) => {
     const ms = Math.min(Number(request.query.ms) || 1000, 60000)

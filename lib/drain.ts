@@ -16,8 +16,10 @@ import http2 from 'node:http2'
 import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
+import { CloseSpread } from './close-spread'
 import type { Handover } from './handover'
 import { currentResponse, httpParser } from './node-internals'
+import { closeWhenLast, onRequest, responsesOf } from './responses'
 
 /** The default of how long a kept-alive socket may stay idle once the drain starts (ms). */
 export const IDLE_GRACE = 5000
@@ -40,43 +42,6 @@ interface Tracked {
 }
 
 const tracked = new WeakMap<net.Server, Tracked>()
-
-/**
- * Per HTTP/1 socket, its responses not yet finished, in the order of their requests. Node reads
- * and routes pipelined requests ahead of the responses: a `Connection: close` on any but the
- * last of them would close the socket with the others routed and never answered.
- */
-const pendingResponses = new WeakMap<net.Socket, http.ServerResponse[]>()
-/** The list each response is in (a pipelined response has no `socket` until its turn). */
-const listOf = new WeakMap<http.ServerResponse, http.ServerResponse[]>()
-
-function onRequest (req: http.IncomingMessage, res: http.ServerResponse): void {
-  const socket = req.socket
-  let pending = pendingResponses.get(socket)
-  if (pending === undefined) {
-    pending = []
-    pendingResponses.set(socket, pending)
-  }
-  const list = pending
-  list.push(res)
-  listOf.set(res, list)
-  res.once('finish', () => { list.splice(list.indexOf(res), 1) })
-}
-
-/**
- * Makes `res` say `Connection: close` when its headers are written, if no request was read after
- * its own on the socket by then (a later one is answered on the same socket first).
- */
-export function closeWhenLast (res: http.ServerResponse): void {
-  if (res.headersSent) return
-  const writeHead = res.writeHead
-  res.writeHead = function (this: http.ServerResponse, ...args: unknown[]) {
-    // a socket not followed request by request (HTTP/1 on an HTTP/2 server): this response closes it
-    const pending = listOf.get(res)
-    if (pending === undefined || pending.at(-1) === res) res.setHeader('connection', 'close')
-    return (writeHead as (...a: unknown[]) => http.ServerResponse).apply(this, args)
-  } as typeof res.writeHead
-}
 
 // node:http2 does not export its server classes
 const Http2Server = http2.createServer().constructor
@@ -187,16 +152,19 @@ export function stopAccepting (server: net.Server): void {
  * Drains the servers: resolves once every connection is closed or at `timeout` ms, after
  * closing the rest by force. A kept-alive socket is closed once it has been idle for
  * `idleGrace` ms: until then its client's next request is served with `Connection: close`,
- * and closing it cannot race that request.
+ * and closing it cannot race that request. With `closeSpread` (ms), each socket that is not
+ * handed over waits for its own moment in that window (close-spread.ts) before any of this.
  */
-export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE, handover?: Handover): Promise<DrainReport> {
+export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE, handover?: Handover, closeSpread = 0): Promise<DrainReport> {
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
   const states: Tracked[] = []
   const report: DrainReport = { closedIdle: 0, goaway: 0, forced: 0, forcedRequests: 0, moved: 0, notMoved: 0, durationMs: 0 }
-  // a connection left to the hand-over gets no `Connection: close`: it moves after its response
+  const spread = new CloseSpread(Math.min(closeSpread, timeout))
+  // a connection left to the hand-over gets no `Connection: close`: it moves after its response;
+  // one whose moment in the spread has not come is served as usual
   const onDrainRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    if (handover?.keeps(req.socket) !== true) return markClose(req, res)
+    if (handover?.keeps(req.socket) !== true) return spread.isDue(req.socket) ? markClose(req, res) : undefined
     res.once('finish', () => handover.move([req.socket]))
   }
   for (const server of servers) {
@@ -213,13 +181,9 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
       session.close()
     }
   }
-  // a response already started cannot change its headers; its socket is closed once idle
+  // a connection left to the hand-over moves once its last response is written
   for (const socket of sockets) {
-    const current = currentResponse(socket)
-    const pending = pendingResponses.get(socket) ?? (current ? [current] : [])
-    // a connection left to the hand-over moves once its last response is written
-    if (handover?.keeps(socket) === true) for (const res of pending) res.once('finish', () => handover.move([socket]))
-    else for (const res of pending) closeWhenLast(res)
+    if (handover?.keeps(socket) === true) for (const res of responsesOf(socket)) res.once('finish', () => handover.move([socket]))
   }
 
   return new Promise(resolve => {
@@ -231,6 +195,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     const done = (): void => {
       clearInterval(ticker)
       clearTimeout(deadline)
+      spread.stop()
       for (const timer of idleTimers.values()) clearTimeout(timer)
       report.moved = handover?.report.moved ?? 0
       report.notMoved = (handover?.report.failed ?? 0) + (handover?.report.fellBack ?? 0)
@@ -251,8 +216,17 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
         socket.destroy()
       }, idleGrace))
     }
+    // at its moment: a response not started says `Connection: close` (one already started
+    // cannot change its headers), and the socket is closed once idle
+    const close = (socket: TrackedSocket): void => {
+      spread.schedule(socket, () => {
+        if (socket.destroyed) return
+        for (const res of responsesOf(socket)) closeWhenLast(res)
+        watchIdle(socket)
+      })
+    }
     // a connection whose send failed before its handle left is drained here
-    if (handover !== undefined) handover.onFallBack = watchIdle
+    if (handover !== undefined) handover.onFallBack = close
     if (handover !== undefined) handover.onDeferred = socket => waiting.add(socket as TrackedSocket)
     const tick = (): void => {
       for (const socket of waiting) {
@@ -270,7 +244,7 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
       socket.once('close', () => sockets.delete(socket))
       if (socket.destroyed) sockets.delete(socket)
       else if (handover?.keeps(socket) === true) waiting.add(socket)
-      else watchIdle(socket)
+      else close(socket)
     }
     const ticker = setInterval(tick, SWEEP_EVERY)
     const deadline = setTimeout(() => {

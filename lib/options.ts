@@ -31,6 +31,17 @@ export interface HotRestartOptions {
    */
   idleGrace?: number
   /**
+   * The window over which the drain spreads the closing of the connections that cannot move to
+   * the successor (TLS, fall-backs of the hand-over, every connection with
+   * `connectionHandover: false`), like HAProxy's `close-spread-time`: each connection gets its
+   * own moment, drawn uniformly from the window; until then it is served as usual (keep-alive),
+   * from then on its next response says `Connection: close`, and it is closed once idle for
+   * `idleGrace`. Their clients then reconnect over the window instead of all at once.
+   * 0 closes them all at the start of the drain. No longer than `drainTimeout`.
+   * @default 1000 (ms), or `drainTimeout` if that is shorter
+   */
+  closeSpread?: number
+  /**
    * Once the successor is ready, hand each HTTP/1.1 connection (plain TCP or unix socket) to it
    * at a request boundary instead of answering `Connection: close` and closing it when idle: its
    * client's next request is answered by the successor on the same connection. Connections
@@ -60,6 +71,16 @@ export interface HotRestartOptions {
    * @default 0 (ms)
    */
   stopDelay?: number
+  /**
+   * Boots each successor at a lower CPU priority: its nice value is this process's plus this
+   * much (at most 19) from its spawn until it is ready, then this process's again, so that its
+   * boot takes less CPU from the process that still serves. Raising it back needs root,
+   * CAP_SYS_NICE or RLIMIT_NICE (systemd `LimitNICE=`); without that right the successor boots
+   * at normal priority (a `successor-nice.unavailable` warning). Under `fastify-hot-restart
+   * run`, the serving generation's value applies to the workers of the next one.
+   * @default 0 (off)
+   */
+  successorNice?: number
 }
 
 /** The options once defaults are applied. */
@@ -70,10 +91,12 @@ export interface ResolvedOptions {
   drainTimeout: number
   atExitTimeout: number
   idleGrace: number
+  closeSpread: number
   connectionHandover: boolean
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
   stopDelay: number
+  successorNice: number
 }
 
 export const defaults = {
@@ -82,14 +105,25 @@ export const defaults = {
   drainTimeout: 30_000,
   atExitTimeout: 10_000,
   idleGrace: 5_000,
-  stopDelay: 0
+  closeSpread: 1_000,
+  stopDelay: 0,
+  successorNice: 0
 } as const
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeSpread', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay', 'successorNice'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
+
+/**
+ * Checks the Fastify plugin's `warmup` option (see index.ts), which is the app's own, not the
+ * process's: every app of a process has its own.
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function checkWarmup (warmup: unknown): void {
+  if (warmup !== undefined && typeof warmup !== 'function') throw invalid('warmup', 'a function (app) => Promise<void>', warmup)
+}
 
 /** Describes a value for an error message: `"5s"` (string), `-1` (number), `null`. */
 export function describe (value: unknown): string {
@@ -112,7 +146,7 @@ function invalid (name: string, expected: string, value: unknown): Error {
   return new InvalidOptionError(`Expected \`${name}\` to be ${expected}, got ${describe(value)}`)
 }
 
-function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace' | 'stopDelay', min = 1): number {
+function timeout (options: Record<string, unknown>, name: 'readyTimeout' | 'drainTimeout' | 'atExitTimeout' | 'idleGrace' | 'closeSpread' | 'stopDelay', min = 1): number {
   const value = options[name]
   if (value === undefined) return defaults[name]
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > MAX_TIMEOUT) {
@@ -157,6 +191,11 @@ export function resolveOptions (options: unknown): ResolvedOptions {
   const connectionHandover = opts.connectionHandover ?? true
   if (typeof connectionHandover !== 'boolean') throw invalid('connectionHandover', 'a boolean', opts.connectionHandover)
 
+  const successorNice = opts.successorNice ?? defaults.successorNice
+  if (typeof successorNice !== 'number' || !Number.isInteger(successorNice) || successorNice < 0 || successorNice > 19) {
+    throw invalid('successorNice', 'an integer from 0 (off) to 19 (nice values)', opts.successorNice)
+  }
+
   let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
   const cwg = opts.closeWithGrace ?? true
   if (cwg === true) {
@@ -176,17 +215,26 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     closeWithGrace = cwg as ResolvedOptions['closeWithGrace']
   }
 
+  const drainTimeout = timeout(opts, 'drainTimeout')
+  // the spread happens inside the drain: a window past its deadline would be cut by force
+  const closeSpread = opts.closeSpread === undefined ? Math.min(defaults.closeSpread, drainTimeout) : timeout(opts, 'closeSpread', 0)
+  if (closeSpread > drainTimeout) {
+    throw invalid('closeSpread', `no longer than \`drainTimeout\` (${drainTimeout} ms)`, closeSpread)
+  }
+
   return {
     signal: signal as NodeJS.Signals,
     pidFile: pidFile as string | undefined,
     readyTimeout: timeout(opts, 'readyTimeout'),
-    drainTimeout: timeout(opts, 'drainTimeout'),
+    drainTimeout,
     atExitTimeout: timeout(opts, 'atExitTimeout'),
     idleGrace: timeout(opts, 'idleGrace', 0),
+    closeSpread,
     connectionHandover,
     closeWithGrace,
     readinessUrl: readinessUrl as string | undefined,
-    stopDelay: timeout(opts, 'stopDelay', 0)
+    stopDelay: timeout(opts, 'stopDelay', 0),
+    successorNice
   }
 }
 

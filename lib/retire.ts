@@ -33,7 +33,7 @@ export interface Retiring {
 /** Drains, runs the hooks, closes the apps and logs the exit line; rejects only if `closed` throws. */
 export async function retire ({ reason, upgrade, handover, generation, sockets, apps, drainHooks, atExitHooks, options, log, closed }: Retiring): Promise<void> {
   const servers = new Set<net.Server>([...sockets.listeners].map(l => l.server))
-  const draining = drain(servers, options.drainTimeout, options.idleGrace, handover)
+  const draining = drain(servers, options.drainTimeout, options.idleGrace, handover, options.closeSpread)
   publish(channels.drainStart, () => ({ reason, successorPid: upgrade?.successorPid, generation: upgrade?.generation ?? generation }))
   // the successor reads from its own copy of each UDP socket: this one stops reading
   for (const { socket } of [...sockets.datagrams]) stopReceiving(socket)

@@ -10,7 +10,8 @@
  */
 import type http from 'node:http'
 import type net from 'node:net'
-import { closeWhenLast, isHttpServer } from './drain'
+import { isHttpServer } from './drain'
+import { closeWhenLast } from './responses'
 
 /** What the stop delay needs of an upgrader (structural: upgrader.ts imports this file). */
 export interface Stoppable {

@@ -10,12 +10,13 @@
  * channel), so the supervisor always holds what the serving generation listens on.
  */
 import type { ChildProcess } from 'node:child_process'
+import { workerEnv } from './env-file'
 import { SuccessorExitedError } from './errors'
 import { ConnectionRelay } from './handover-relay'
 import type { Logger } from './log'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import type { Spawn } from './process-seam'
-import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
+import { describeEntry, readGenerationMessage, STANDBY_ENV, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
 import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 
@@ -50,6 +51,8 @@ export interface WorkerCommand {
   log: Logger
   /** Starts a process (a fake one in tests). @default node:child_process spawn */
   spawn?: Spawn
+  /** `--env-file`: read for each generation's start, its values laid over the supervisor's environment (env-file.ts). */
+  envFile?: string
 }
 
 export interface WorkersOptions extends WorkerCommand {
@@ -78,8 +81,10 @@ export class Workers {
   readonly booting = new Set<Successor>()
   /** The groups that were replaced and drain. */
   readonly draining = new Set<Group>()
-  private readonly options: WorkersOptions
+  readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  private nice = 0 // the serving generation's successorNice (its "ready" says): its next workers boot that much lower
+  private spare = false
 
   constructor (options: WorkersOptions) {
     this.options = options
@@ -145,11 +150,13 @@ export class Workers {
   }
 
   /**
-   * Spawns one worker on the sockets held (none: it binds its own); resolves once it is ready,
-   * with the sockets it serves.
+   * Spawns one worker on the sockets held (none: it binds its own), with the environment `env`
+   * (by default read now: a wrong env file rejects, nothing started); resolves once it is
+   * ready, with the sockets it serves.
    */
-  async spawnWorker (generation: number, siblings = new Set<Successor>()): Promise<{ worker: Worker, received: Held[] }> {
+  async spawnWorker (generation: number, siblings = new Set<Successor>(), env = workerEnv(this.options.envFile)): Promise<{ worker: Worker, received: Held[] }> {
     const { log } = this.options
+    const spare = this.spare
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
     const received: Held[] = []
     const successor = spawnSuccessor({
@@ -160,8 +167,11 @@ export class Workers {
       execPath: this.options.command,
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
-      env: { ...process.env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) },
-      spawn: this.options.spawn
+      env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
+      spawn: this.options.spawn,
+      // a spare's priority is standby.ts's
+      nice: spare ? 0 : this.nice,
+      standby: spare
     })
     const child = successor.process
     const unbooted = (): void => {
@@ -173,7 +183,7 @@ export class Workers {
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
-    this.options.started(child.pid as number, generation)
+    if (!spare) this.options.started(child.pid as number, generation)
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -192,7 +202,7 @@ export class Workers {
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {
-      await successor.ready
+      this.nice = (await successor.ready).successorNice ?? 0
     } catch (err) {
       /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()
@@ -201,6 +211,12 @@ export class Workers {
       unbooted()
     }
     return { worker, received }
+  }
+
+  /** As spawnWorker, for a hot standby's spare (standby.ts): it resolves once the spare stands by. */
+  spawnSpare (generation: number, siblings: Set<Successor>): Promise<{ worker: Worker, received: Held[] }> {
+    this.spare = true
+    try { return this.spawnWorker(generation, siblings) } finally { this.spare = false }
   }
 
   /**
@@ -231,16 +247,18 @@ export class Workers {
   }
 
   /**
-   * Spawns a generation of `workers` processes; resolves once all are ready. If one fails, the
-   * others go too (the ready ones drain, as in a shutdown) and it rejects with that failure.
-   * Then the sockets held are the ones the new generation serves.
+   * Spawns a generation of `workers` processes with one environment (a wrong env file rejects
+   * before anything starts); resolves once all are ready. If one fails, the others go too (the
+   * ready ones drain, as in a shutdown) and it rejects with that failure. Then the sockets held
+   * are the ones the new generation serves.
    */
   async spawnGroup (): Promise<Group> {
+    const env = workerEnv(this.options.envFile)
     const generation = ++this.started
     const group: Group = { generation, workers: new Set(), predecessor: undefined }
     const ready: Array<{ worker: Worker, received: Held[] }> = []
     const siblings = new Set<Successor>()
-    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings).then(r => { ready.push(r) })
+    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings, env).then(r => { ready.push(r) })
     try {
       // with no socket to inherit, the first worker binds alone; the others inherit from it
       if (this.sockets.length === 0) {
@@ -281,7 +299,8 @@ export class Workers {
     return group
   }
 
-  private adopt (received: Held[]): void {
+  /** The sockets held become `received` (a new generation's); the ones held before are closed. */
+  adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = [...received] // a copy: the worker's own list is never the supervisor's
   }

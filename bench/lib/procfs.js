@@ -67,6 +67,17 @@ function fdsWithoutConnections (pid) {
   return { fds, rssMB: Math.round(Number(rss[1]) / 102.4) / 10 }
 }
 
+/** CPU time of `pid` so far (ms: user + system, in ticks of 10 ms), from /proc; undefined once it is gone. */
+function cpuMs (pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10 // utime, stime
+  } catch {
+    return undefined
+  }
+}
+
 const COUNTERS = ['TcpExtListenOverflows', 'TcpExtListenDrops', 'TcpEstabResets', 'TcpOutRsts']
 
 /**
@@ -93,4 +104,4 @@ function nstatDelta (before, after) {
   return Object.fromEntries(COUNTERS.map(c => [c, after[c] - before[c]]))
 }
 
-module.exports = { sampleProcess, processStat, running, fdsWithoutConnections, readNstat, nstatDelta }
+module.exports = { sampleProcess, processStat, cpuMs, running, fdsWithoutConnections, readNstat, nstatDelta }

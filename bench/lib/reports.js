@@ -12,7 +12,11 @@ const { createInterface } = require('node:readline')
  */
 async function startReports (dir) {
   const path = join(dir, 'report.sock')
-  /** pid -> { pid, listeningAt, port, settledAt, drainingAt, exitedAt } */
+  /**
+   * pid -> { pid, listeningAt, port, settledAt, drainingAt, exitedAt }, and what the hot
+   * subject measures inside: settledStallMs (as a successor), exitCpuMs and exitStallMs (as a
+   * predecessor, from its successor's ready to its exit)
+   */
   const processes = new Map()
   const waiters = new Set()
   const sockets = new Set()
@@ -33,7 +37,8 @@ async function startReports (dir) {
       processes.set(pid, p)
       if (line.event === 'listening') { p.listeningAt = performance.now(); p.port = line.port }
       if (line.event === 'draining') p.drainingAt = performance.now()
-      if (line.event === 'settled') p.settledAt = performance.now()
+      if (line.event === 'settled') { p.settledAt = performance.now(); p.settledStallMs = line.stallMs }
+      if (line.event === 'exit') { p.exitCpuMs = line.cpuMs; p.exitStallMs = line.stallMs }
       check()
     })
     socket.on('error', () => {})

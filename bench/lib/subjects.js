@@ -17,6 +17,9 @@ const STEP_TIMEOUT = 30000
  * @property {number} doneAt the reload is over (the next may start): the predecessor exited
  *   (and, for fastify-hot-restart, its successor has seen it), or the new one listens
  * @property {number[]} drainMs per predecessor: draining -> exited
+ * @property {number[]} [predecessorCpuMs] per predecessor: its CPU from its successor's ready to its exit
+ * @property {number[]} [predecessorStallMs] per predecessor: its longest event-loop stall over that time
+ * @property {number[]} [successorStallMs] per successor: its longest stall from its listen() to its predecessor's exit
  * @property {number[]} from pids replaced
  * @property {number[]} to pids serving after
  */
@@ -78,6 +81,12 @@ function handOver (name, subject, ctx, env = {}) {
         listeningAt: current.listeningAt,
         doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
         drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
+        // measured inside the processes (bench/app.js), by the hot subject only
+        ...subject === 'hot' && {
+          predecessorCpuMs: [old.exitCpuMs],
+          predecessorStallMs: [old.exitStallMs],
+          successorStallMs: [settled.settledStallMs]
+        },
         from: [from.pid],
         to: [current.pid]
       }

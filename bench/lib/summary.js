@@ -5,12 +5,20 @@ const { CLASSES } = require('./classify')
 const { summarize, round } = require('./stats')
 const { reloadWindows, assignWindows } = require('./windows')
 
+/** p50 and max of what the reloads measured under `key` (undefined when none did). */
+function perReload (reloads, key) {
+  const values = reloads.flatMap(r => r[key] ?? []).filter(v => typeof v === 'number')
+  if (values.length === 0) return undefined
+  const s = summarize(values, Infinity)
+  return { p50: round(s.p50), max: round(s.max) }
+}
+
 const latency = (s) => ({ count: s.count, p50: round(s.p50, 2), p99: round(s.p99, 2), max: round(s.max, 1), slow: s.slow })
 
 /**
  * @param {{ starts: number[], latencies: number[], kinds: string[], details: object }} rec
  *   every request (starts relative to the run's t0)
- * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[] }>} reloads
+ * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[], predecessorCpuMs?: number[], predecessorStallMs?: number[], successorStallMs?: number[] }>} reloads
  *   relative to the same t0
  * @param {number} from requests that started earlier are the warm-up, left out
  */
@@ -57,7 +65,11 @@ function summarizeRun (rec, reloads, from = 0) {
     latencyWindow: latency(summarize(okIn)),
     latencyAll: latency(summarize(okOut.concat(okIn))),
     handoverMs: { p50: round(handover.p50), p99: round(handover.p99), max: round(handover.max) },
-    drainMs: { p50: round(drain.p50), p99: round(drain.p99), max: round(drain.max) }
+    drainMs: { p50: round(drain.p50), p99: round(drain.p99), max: round(drain.max) },
+    // measured inside the processes, where the subject does (see bench/app.js)
+    predecessorCpuMs: perReload(reloads, 'predecessorCpuMs'),
+    predecessorStallMs: perReload(reloads, 'predecessorStallMs'),
+    successorStallMs: perReload(reloads, 'successorStallMs')
   }
 }
 

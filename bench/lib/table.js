@@ -46,6 +46,27 @@ function timingTable (results) {
     'handover p50 / p99 (ms)', 'drain p50 / max (ms)', 'fds, all (not sockets): gen 1 -> last', 'RSS MiB (gen 1 -> last)', 'nstat overflows / estab resets / out RSTs', 'load client\'s own event-loop delay p99 / max (ms)', 'new client connections: all / in reload windows'], rows)
 }
 
+/**
+ * What a reload costs the processes of the subjects that measure it inside (fastify-hot-restart,
+ * both drains side by side): the predecessor's CPU from its successor's ready to its exit, and
+ * the longest event-loop stall of the predecessor (same span) and of the successor (its listen()
+ * to the predecessor's exit). Empty when no run measured them.
+ */
+function reloadCostTable (results) {
+  const runs = results.runs.filter(r => r.reloads > 0 && r.predecessorCpuMs !== undefined)
+  if (runs.length === 0) return ''
+  const pm = (x) => x === undefined ? '-' : `${f(x.p50, 0)} / ${f(x.max, 0)}`
+  const rows = runs.map(r => {
+    const steady = steadyOf(results, r)
+    const ratio = steady === undefined ? '' : ` (${f(r.latencyWindow.p99 / steady.latencyAll.p99, 2)}x)`
+    return [r.subject, r.workload, steady === undefined ? '-' : f(steady.latencyAll.p99, 2), `${f(r.latencyWindow.p99, 2)}${ratio}`,
+      `${f(r.handoverMs.p50, 0)} / ${f(r.handoverMs.p99, 0)}`,
+      pm(r.predecessorCpuMs), pm(r.predecessorStallMs), pm(r.successorStallMs)]
+  })
+  return table(['subject', 'workload', 'steady p99 (ms)', 'reload-window p99 (ms)', 'handover p50 / p99 (ms)',
+    'predecessor CPU, ready -> exit, p50 / max (ms)', 'predecessor\'s longest stall, p50 / max (ms)', 'successor\'s longest stall, p50 / max (ms)'], rows)
+}
+
 /** The goals of issue 3, measured on the subject under test. */
 function goals (results, subject = 'fastify-hot-restart') {
   const runs = results.runs.filter(r => r.subject === subject && r.reloads > 0)
@@ -103,4 +124,4 @@ function goalsTable (results) {
   return table(['goal', 'measured', 'met'], goals(results).map(g => [g.goal, g.measured, g.met ? 'yes' : '**no**']))
 }
 
-module.exports = { failuresTable, timingTable, goalsTable, goals }
+module.exports = { failuresTable, timingTable, reloadCostTable, goalsTable, goals }

@@ -69,6 +69,12 @@ t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive 
   t.ok(naive.failed > 0, `naive restart: ${naive.failed} failed requests ${JSON.stringify(naive.failures)}`)
   t.ok(naive.failures.ECONNREFUSED > 0, 'refused while nothing listened')
   t.match(stdout, /\| fastify-hot-restart \| W2 \| 3 \|/, 'the table')
+  // measured inside the processes: the predecessor's CPU and longest stall, the successor's
+  for (const key of ['predecessorCpuMs', 'predecessorStallMs', 'successorStallMs']) {
+    t.ok(ours[key].max >= ours[key].p50 && ours[key].p50 >= 0, `${key}: p50 ${ours[key].p50}, max ${ours[key].max}`)
+  }
+  t.equal(naive.predecessorCpuMs, undefined, 'naive restart measures none')
+  t.match(stdout, /What a reload costs the processes[^]*\| fastify-hot-restart \| W2 \|/, 'the table of what a reload costs')
   const pids: number[] = results.runs.flatMap((r: { generations: Array<{ pid: number }> }) => r.generations.map(g => g.pid))
   t.ok(pids.length >= 8, 'every generation was sampled')
   t.same(pids.filter(alive), [], 'no app process is left')

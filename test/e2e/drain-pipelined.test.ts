@@ -7,8 +7,9 @@ import t from 'tap'
 import { reload, startApp } from '../helpers/app'
 
 t.test('5 pipelined requests when the drain starts: 5 answers, close on the last only', async t => {
-  // the drain (test/e2e/handover.test.ts has them with the hand-over)
-  const app = await startApp({ HANDOVER: '0' })
+  // the drain (test/e2e/handover.test.ts has them with the hand-over), closing at once (the
+  // spread of the closes: test/e2e/close-spread.test.ts)
+  const app = await startApp({ HANDOVER: '0', CLOSE_SPREAD: '0' })
   t.teardown(() => app.kill())
   const first = app.proc.pid as number
   const socket = net.connect(app.port, '127.0.0.1')

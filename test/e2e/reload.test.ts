@@ -94,7 +94,8 @@ t.test('two signals in quick succession: one upgrade, the other refused and logg
 })
 
 t.test('SIGTERM shuts down gracefully: the request in flight finishes, atExit hooks run, exit 0', async t => {
-  const app = await startApp()
+  // closes at once: the request answers about 1 s after the signal, within the default spread
+  const app = await startApp({ CLOSE_SPREAD: '0' })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
   const slow = request(app.port, '/slow?ms=1000')

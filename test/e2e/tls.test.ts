@@ -65,7 +65,8 @@ t.test('HTTPS: 2 reloads under load, 0 failed; a renewed certificate is served b
 
   const agent = new https.Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => agent.destroy())
-  const held = get(app.port, '/hold?ms=200', agent)
+  // answered after the default closeSpread (1 s): its connection's moment to close has come
+  const held = get(app.port, '/hold?ms=1200', agent)
   await holding(app, first)
   install('new')
   const { successorPid } = await reload(app, first)

@@ -171,4 +171,4 @@ async function cleanup () {
   rmSync(dir, { recursive: true, force: true })
 }
 
-runBounded(main, cleanup, { limitMs: 15 * 60000, stallMs: 5 * 60000 }, say)
+runBounded(main, cleanup, { limitMs: 15 * 60000, stallMs: 60000 }, say)

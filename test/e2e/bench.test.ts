@@ -44,6 +44,9 @@ async function runBench (t: Test, script: string, args: string[]): Promise<{ cod
   return { code, stdout, stderr, out }
 }
 
+// the two benches are independent and mostly wait (timed load windows, reloads): side by side
+t.jobs = 2
+
 t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
   const { code, stdout, stderr, out } = await runBench(t, 'bench.js', ['--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
     // 100 req/s, not 400: an open loop above what a loaded machine serves within the client's

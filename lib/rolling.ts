@@ -18,7 +18,8 @@ import { workerEnv } from './env-file'
 import { ShuttingDownError } from './errors'
 import type { Logger } from './log'
 import type { Held } from './protocol'
-import type { Group, Workers } from './workers'
+import type { Group } from './group'
+import type { Workers } from './workers'
 
 export interface RollHooks {
   /** The new group serves (from its first worker's ready): crash restarts and relayed connections go by it. */

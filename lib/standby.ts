@@ -24,7 +24,8 @@ import type { Logger } from './log'
 import { lowerPriority } from './priority'
 import { readGenerationMessage, type Held } from './protocol'
 import type { Successor } from './successor'
-import type { Worker, Workers } from './workers'
+import type { Worker } from './group'
+import type { Workers } from './workers'
 
 /** How much lower a spare's priority is than the supervisor's (nice values): low, but not so low that a busy machine starves its boot for minutes. */
 export const SPARE_NICE = 10

@@ -13,7 +13,7 @@
  * - Crash restart: if a serving worker exits without being asked to, a new one starts on the
  *   same sockets (the next generation number); meanwhile the other workers serve, and with none
  *   the kernel queues new connections (nobody refuses them: the supervisor holds the sockets).
- *   Restarts back off (backoff.ts); past `maxRestarts` within RESTART_WINDOW the supervisor
+ *   Restarts back off (crash-restart.ts, backoff.ts); past `maxRestarts` within RESTART_WINDOW the supervisor
  *   gives up (exit 1). A reload meanwhile is refused (CRASH_RESTART).
  * - Stop: every worker shuts down gracefully; `force()` kills them.
  * Invariants as in upgrader.ts, with the same refusal rules and attempt record (attempts.ts):
@@ -21,15 +21,16 @@
  * while any worker is alive; every child is waited for.
  */
 import { AttemptLog, refusal, type Phase } from './attempts'
-import { crashBackoff, RESTART_WINDOW } from './backoff'
+import { CrashRestarts } from './crash-restart'
 import type { Logger } from './log'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { describeEntry, type GenerationMessage, type Held, type UpgradeResult } from './protocol'
 import { rollOver } from './rolling'
 import { unlinkEntry } from './socket-kinds'
-import { Standby, type StandbyOptions, type TakeOver } from './standby'
+import { Standby, type StandbyOptions } from './standby'
 import { monotonicUsec, notifySystemd } from './systemd'
-import { Workers, type Group, type Worker, type WorkerCommand } from './workers'
+import type { Group, Worker } from './group'
+import { Workers, type WorkerCommand } from './workers'
 
 export type { Held }
 
@@ -65,9 +66,7 @@ export class Supervisor {
   private readonly workers: Workers
   private readonly standby: Standby | undefined
   private readonly attempts = new AttemptLog(() => this.writeStatusFile())
-  private crashes: number[] = []
-  private restartTimer: NodeJS.Timeout | undefined
-  private restarting = 0
+  private readonly restarts: CrashRestarts
   private stopping: Promise<void> | undefined
   private forced = false
   private notified = Promise.resolve()
@@ -95,6 +94,21 @@ export class Supervisor {
     this.done = new Promise(resolve => { this.finished = resolve })
     const { standby = false } = options
     this.standby = standby === false ? undefined : new Standby({ ...options, standby, workers: this.workers, active: () => this.state !== 'stopping' })
+    this.restarts = new CrashRestarts({
+      workers: this.workers,
+      standby: this.standby,
+      maxRestarts: options.maxRestarts,
+      log: this.log,
+      current: () => this.current!,
+      stopping: () => this.state === 'stopping',
+      began: () => { this.state = 'restarting' },
+      restarted: generation => {
+        this.generation = generation
+        if (this.state === 'restarting' && this.restarts.idle) this.state = 'serving'
+        this.writeStatusFile()
+      },
+      giveUp: () => { this.stop(1).catch(/* c8 ignore next */ () => {}) }
+    })
   }
 
   /**
@@ -200,7 +214,7 @@ export class Supervisor {
       this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
       // workers that crashed meanwhile are replaced now
-      if (this.current!.workers.size < this.workers.count) this.restart()
+      if (this.current!.workers.size < this.workers.count) this.restarts.restart()
       void this.notify('READY=1')
       throw err
     }
@@ -209,7 +223,7 @@ export class Supervisor {
     const pids = this.workers.pids(next)
     this.serve(next, old, readyMs)
     // a rolling reload's new worker that crashed meanwhile (a plain reload fails instead)
-    if (next.workers.size < this.workers.count) this.restart()
+    if (next.workers.size < this.workers.count) this.restarts.restart()
     this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.workers.pids(old)[0], drainingPids: this.workers.pids(old) },
       'hot-restart supervisor: reloaded')
     this.attempts.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
@@ -223,57 +237,7 @@ export class Supervisor {
     this.log.error({ event: 'supervisor.crashed', generationPid: worker.pid, generation: worker.generation, exitCode: code, signal },
       'hot-restart supervisor: the serving generation exited unexpectedly; starting the next one on the same sockets')
     // during a reload: a new generation takes over, or the reload fails and restarts what is missing
-    if (this.state !== 'reloading') this.restart()
-  }
-
-  /**
-   * A serving worker crashed, or its restart failed: starts new workers for the missing ones,
-   * with backoff; gives up past maxRestarts.
-   */
-  private restart (): void {
-    const { crashes, delay } = crashBackoff(this.crashes, performance.now(), this.options.maxRestarts)
-    this.crashes = crashes
-    if (delay === undefined) {
-      this.log.error({ event: 'supervisor.gave-up', crashes: this.crashes.length, maxRestarts: this.options.maxRestarts, windowMs: RESTART_WINDOW },
-        'hot-restart supervisor: too many crashes; giving up')
-      this.stop(1).catch(/* c8 ignore next */ () => {})
-      return
-    }
-    this.state = 'restarting'
-    // a hot standby's spare takes over at once; the backoff is for what it does not cover
-    const spare = this.standby?.takeOver()
-    if (spare !== undefined) this.restartOne(this.current!, 0, performance.now(), spare)
-    // a pending restart starts every missing worker
-    if (this.restartTimer !== undefined || this.workers.count - this.current!.workers.size - this.restarting <= 0) return
-    const started = performance.now()
-    this.restartTimer = setTimeout(() => {
-      this.restartTimer = undefined
-      const group = this.current!
-      const missing = this.workers.count - group.workers.size - this.restarting
-      for (let i = 0; i < missing; i++) this.restartOne(group, delay, started)
-    }, delay)
-  }
-
-  private restartOne (group: Group, delay: number, started: number, spare?: TakeOver): void {
-    this.restarting++
-    const generation = spare?.generation ?? ++this.workers.started
-    ;(spare?.ready ?? this.workers.spawnWorker(generation)).then(({ worker, received }) => {
-      this.restarting--
-      for (const { handle } of received) handle.close() // the same sockets as those held
-      worker.group = group
-      group.workers.add(worker)
-      this.generation = generation
-      this.workers.send(worker, { hotRestart: 'predecessor-exited' })
-      if (this.state === 'restarting' && this.restarting === 0 && this.restartTimer === undefined) this.state = 'serving'
-      this.writeStatusFile()
-      this.log.info({ event: 'supervisor.restarted', servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay), standby: spare !== undefined },
-        'hot-restart supervisor: restarted after a crash')
-    }, (err: Error & { code?: string }) => {
-      this.restarting--
-      if (this.state === 'stopping') return
-      this.log.error({ event: 'supervisor.restart.failed', err, code: err.code, generation }, `hot-restart supervisor: the restart failed: ${err.message}`)
-      this.restart()
-    })
+    if (this.state !== 'reloading') this.restarts.restart()
   }
 
   /**
@@ -283,7 +247,7 @@ export class Supervisor {
   stop (code = 0): Promise<void> {
     this.stopping ??= (async () => {
       this.state = 'stopping'
-      clearTimeout(this.restartTimer)
+      this.restarts.cancel()
       const children = this.workers.children
       this.log.info({ event: 'supervisor.stopping', generations: [...children].map(w => w.pid) }, 'hot-restart supervisor: stopping')
       void this.notify('STOPPING=1')
@@ -301,7 +265,7 @@ export class Supervisor {
   force (): void {
     this.forced = true
     this.state = 'stopping'
-    clearTimeout(this.restartTimer)
+    this.restarts.cancel()
     this.log.warn({ event: 'supervisor.forced', generations: [...this.workers.children].map(w => w.pid) }, 'hot-restart supervisor: forced stop; killing every generation')
     this.workers.killAll().then(() => {
       this.close()

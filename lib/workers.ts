@@ -3,15 +3,14 @@
  * following each until ready, dispatching their messages, sending them orders. The supervisor's
  * state machine (supervisor.ts) decides when.
  *
- * A generation is `workers` processes of the app on the same sockets (the kernel spreads the
+ * A generation is `workers` processes of the app on the same sockets (group.ts; the kernel spreads the
  * connections between them). Generation 1 binds as usual (its first worker alone; the others
  * then inherit what it bound), unless the supervisor bound `--listen` addresses itself; once
  * ready, a worker sends the supervisor a copy of each socket it serves (the handle, over the IPC
  * channel), so the supervisor always holds what the serving generation listens on.
  */
-import type { ChildProcess } from 'node:child_process'
 import { workerEnv } from './env-file'
-import { SuccessorExitedError } from './errors'
+import { startGroup, type Group, type GroupSpawner, type Worker } from './group'
 import { ConnectionRelay } from './handover-relay'
 import type { Logger } from './log'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
@@ -19,27 +18,6 @@ import type { Spawn } from './process-seam'
 import { describeEntry, readGenerationMessage, STANDBY_ENV, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
 import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
-
-/** One process of the app. */
-export interface Worker {
-  child: ChildProcess
-  pid: number
-  generation: number
-  /** The generation it serves in; set once it is ready. */
-  group: Group | undefined
-  exited: Promise<void>
-  /** How it exited, once it has. */
-  exit: { code: number | null, signal: NodeJS.Signals | null } | undefined
-}
-
-/** The ready workers of one reload (or of the first start), and the crash restarts that joined them. */
-export interface Group {
-  /** The generation number it started as (crash restarts that join it have the next ones). */
-  generation: number
-  workers: Set<Worker>
-  /** The group it replaces, while that one drains. */
-  predecessor: Group | undefined
-}
 
 /** How a worker is started. */
 export interface WorkerCommand {
@@ -70,7 +48,7 @@ export interface WorkersOptions extends WorkerCommand {
   message (worker: Worker, message: GenerationMessage): void
 }
 
-export class Workers {
+export class Workers implements GroupSpawner {
   /** The sockets held: what the serving generation listens on. */
   sockets: Held[]
   /** The last generation number given. */
@@ -246,57 +224,10 @@ export class Workers {
     return booting && message?.hotRestart !== 'ready'
   }
 
-  /**
-   * Spawns a generation of `workers` processes with one environment (a wrong env file rejects
-   * before anything starts); resolves once all are ready. If one fails, the others go too (the
-   * ready ones drain, as in a shutdown) and it rejects with that failure. Then the sockets held
-   * are the ones the new generation serves.
-   */
+  /** Spawns a generation of `count` workers, all or nothing (group.ts). */
   async spawnGroup (): Promise<Group> {
-    const env = workerEnv(this.options.envFile)
-    const generation = ++this.started
-    const group: Group = { generation, workers: new Set(), predecessor: undefined }
-    const ready: Array<{ worker: Worker, received: Held[] }> = []
-    const siblings = new Set<Successor>()
-    const spawnOne = (): Promise<void> => this.spawnWorker(generation, siblings, env).then(r => { ready.push(r) })
-    try {
-      // with no socket to inherit, the first worker binds alone; the others inherit from it
-      if (this.sockets.length === 0) {
-        await spawnOne()
-        this.adopt(ready[0]!.received)
-        ready[0]!.received = []
-      }
-      const rest = Array.from({ length: this.count - ready.length }, spawnOne)
-      let failure: { err: unknown } | undefined
-      await Promise.all(rest.map(booted => booted.catch((err: unknown) => {
-        // the first failure is the generation's: the workers still booting are killed now
-        if (failure !== undefined) return
-        failure = { err }
-        for (const sibling of siblings) void sibling.kill()
-      })))
-      if (failure !== undefined) throw failure.err
-      // a worker that said ready and exited while the others booted
-      const gone = ready.find(r => r.worker.exit !== undefined)
-      if (gone !== undefined) {
-        const { code, signal } = gone.worker.exit!
-        throw new SuccessorExitedError(gone.worker.pid, signal === null ? `exited with code ${code}` : `was killed by ${signal}`,
-          ': it had said ready, but a generation is ready once all its workers are, and the others were still booting')
-      }
-    } catch (err) {
-      for (const { worker, received } of ready) {
-        for (const { handle } of received) handle.close()
-        this.send(worker, { hotRestart: 'shutdown' })
-      }
-      throw err
-    }
-    for (const [i, { worker, received }] of ready.entries()) {
-      // what the new generation listens on is what the next one inherits
-      if (i === 0 && received.length > 0) this.adopt(received)
-      else for (const { handle } of received) handle.close()
-      worker.group = group
-      group.workers.add(worker)
-    }
-    return group
+    // read before anything starts: a wrong env file rejects with nothing spawned
+    return await startGroup(this, workerEnv(this.options.envFile))
   }
 
   /** The sockets held become `received` (a new generation's); the ones held before are closed. */

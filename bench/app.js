@@ -76,7 +76,9 @@ function stopOn (signal) {
 
 async function hot () {
   const hotRestart = require('..')
-  await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE, connectionHandover: process.env.BENCH_HANDOVER !== '0' })
+  // BENCH_CLOSE_SPREAD: the closeSpread option (ms), to compare spreads (bench/README.md)
+  const closeSpread = process.env.BENCH_CLOSE_SPREAD === undefined ? undefined : Number(process.env.BENCH_CLOSE_SPREAD)
+  await app.register(hotRestart, { drainTimeout: DRAIN_TIMEOUT, pidFile: process.env.PID_FILE, connectionHandover: process.env.BENCH_HANDOVER !== '0', closeSpread })
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
   // as a predecessor: from its successor's ready to its own exit
   diagnostics.subscribe('fastify-hot-restart:upgrade:ready', () => {

@@ -43,6 +43,13 @@ export const SuccessorExitedError = createError(
 export const SuccessorTimeoutError = createError(
   `${P}SUCCESSOR_TIMEOUT`, 'fastify-hot-restart: the successor (pid %s) was not ready within %s ms and was killed')
 
+/**
+ * The app's warm-up (option `warmup`) threw or rejected: the app does not listen. In a successor
+ * the upgrade fails (the predecessor serves on and reports this error's first line).
+ */
+export const WarmupFailedError = createError<`${typeof P}WARMUP_FAILED`, [string]>(
+  `${P}WARMUP_FAILED`, 'fastify-hot-restart: the warm-up (option `warmup`) failed, so the app does not listen: %s')
+
 /** The manifest handed over by a predecessor is malformed or does not match the fds. */
 export const BadManifestError = createError(
   `${P}BAD_MANIFEST`, 'fastify-hot-restart: cannot use the sockets handed over by the predecessor: %s')

@@ -5,12 +5,27 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { checkHook, type AtExitHook } from './at-exit'
 import { installGracefulShutdown } from './graceful'
-import { ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
+import { checkWarmup, ignoredOptions, resolveOptions, type HotRestartOptions } from './options'
 import { readiness } from './readiness'
 import type { OpenSocket } from './sockets'
 import { sharedUpgrader, type UpgradeResult } from './upgrader'
+import { addWarmup } from './warmup'
 
 export type { HotRestartOptions } from './options'
+
+/** The plugin's options: the process's (shared by its apps), and this app's warm-up. */
+export interface FastifyHotRestartOptions extends HotRestartOptions {
+  /**
+   * Warms the app up before it listens, in every generation: it runs once every plugin has
+   * loaded (Fastify's `onReady`, in registration order), and `app.listen()` waits for it. Send
+   * requests through the whole Fastify path with `app.inject()`, fill caches, open pools, so
+   * that a successor's first clients do not pay for its cold code. Throwing (or rejecting) fails
+   * the boot with FST_HOT_RESTART_WARMUP_FAILED: in a successor, the upgrade fails and the
+   * predecessor serves on. It counts in `readyTimeout`.
+   * @default undefined (none)
+   */
+  warmup?: (app: FastifyInstance) => unknown
+}
 export type { UpgradeResult } from './upgrader'
 export type { AtExitHook } from './at-exit'
 export type { OpenSocket } from './sockets'
@@ -65,7 +80,9 @@ declare module 'fastify' {
   }
 }
 
-const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartPlugin (fastify: FastifyInstance, opts) {
+const plugin: FastifyPluginAsync<FastifyHotRestartOptions> = async function hotRestartPlugin (fastify: FastifyInstance, allOptions) {
+  const { warmup, ...opts } = allOptions
+  checkWarmup(warmup)
   const options = resolveOptions(opts)
   /* c8 ignore next 3: the tests run on Linux */
   if (process.platform === 'win32') {
@@ -76,7 +93,7 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
   if (ignored.length > 0) {
     fastify.log.warn({ ignored }, 'fastify-hot-restart: this process already has an upgrader; the first app\'s options apply')
   }
-  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', close: () => fastify.close() })
+  const { listening, remove } = upgrader.addParticipant({ name: 'fastify', server: fastify.server, close: () => fastify.close() })
 
   if (created) upgrader.onDispose(installGracefulShutdown(upgrader, options, fastify.log))
 
@@ -98,6 +115,8 @@ const plugin: FastifyPluginAsync<HotRestartOptions> = async function hotRestartP
       return reply.code(status).header('cache-control', 'no-store').send(body)
     })
   }
+
+  if (warmup !== undefined) addWarmup(fastify, warmup)
 
   // ready once the onListen hooks registered after this one have run too
   fastify.addHook('onListen', function (done) {

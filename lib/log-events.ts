@@ -19,6 +19,7 @@
  * | `upgrade.failed`           | error | the successor failed (`code`); this process serves on |
  * | `upgrade.ready`            | info  | the successor is ready; this process drains |
  * | `upgrade.aborted`          | info  | a shutdown stops the successor that was booting |
+ * | `successor-nice.unavailable` | warn | `successorNice`: no right to raise a priority back; the successor boots at normal priority |
  * | `predecessor.exited`       | info  | this generation's predecessor has exited |
  * | `shutdown.started`         | info  | a shutdown starts (`signal`, or `why`: the supervisor's order or its exit) |
  * | `shutdown.error`           | error | an uncaught error shuts the process down |
@@ -29,6 +30,8 @@
  * | `exit`                     | info  | drained, hooks run, apps closed (`hotRestart.reason`: upgrade or shutdown) |
  * | `systemd.failed`           | warn  | `systemd-notify` failed |
  * | `protocol.rejected`        | warn  | a message of the wrong shape (or out of turn) was dropped |
+ * | `standby.waiting`          | info  | a spare (`run --standby`) has booted; its listens wait for the supervisor's `go` (`bootMs`) |
+ * | `standby.taking-over`      | info  | the spare was told `go`: it listens on the inherited sockets |
  *
  * Logged by the supervisor (`fastify-hot-restart run`), besides `protocol.rejected`:
  *
@@ -46,6 +49,7 @@
  * | `supervisor.reload.started`  | info  | a reload starts (`trigger`) |
  * | `supervisor.reload.failed`   | error | the new generation failed (`code`); the serving one serves on |
  * | `supervisor.reload.ready`    | info  | the new generation serves; the previous one drains |
+ * | `supervisor.roll.replaced`   | info  | `--rolling`: an old worker has exited, replaced by a ready new one (`step` of `of`) |
  * | `supervisor.crashed`         | error | a serving process exited unexpectedly; a restart follows |
  * | `supervisor.restarted`       | info  | a crashed process was replaced (`delayMs`, `downMs`) |
  * | `supervisor.restart.failed`  | error | a crash restart failed; another one follows, with backoff |
@@ -57,15 +61,22 @@
  * | `supervisor.status-file.failed` | error | the status file could not be written; the state is unchanged |
  * | `supervisor.rejected`        | warn  | a socket sent out of turn (after ready, or without its handle) was closed, not held |
  * | `supervisor.connection.dropped` | warn | a connection handed over could not reach the serving generation: closed |
+ * | `standby.ready`              | info  | `--standby`: a spare stands by (`standbyPid`, `nice`: its CPU priority while it waits) |
+ * | `standby.go`                 | info  | a serving process crashed: the spare takes over (`supervisor.restarted` follows, `standby: true`) |
+ * | `standby.stale`              | info  | a reload serves: the spare of the previous code shuts down (a new one boots) |
+ * | `standby.failed`             | error | a spare failed to boot or exited while it waited; another boots after `delayMs` |
+ * | `standby.gave-up`            | error | spares failed more than `--max-restarts` times within a minute: none until the next reload |
+ * | `standby.priority-failed`    | warn  | the spare's CPU priority could not be raised back before it took over |
  */
 export type LogEvent =
   | 'manifest.foreign' | 'manifest.orphaned' | 'supervised' | 'sockets.activated' | 'sockets.unclaimed' | 'ready' | 'pid-file.failed'
   | 'status-file.failed' | 'upgrade.refused' | 'upgrade.started' | 'upgrade.failed' | 'upgrade.ready'
-  | 'upgrade.aborted' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
-  | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected'
+  | 'upgrade.aborted' | 'successor-nice.unavailable' | 'predecessor.exited' | 'shutdown.started' | 'shutdown.error' | 'stop.delayed' | 'drain.forced'
+  | 'app.close-failed' | 'app.close-timeout' | 'exit' | 'systemd.failed' | 'protocol.rejected' | 'standby.waiting' | 'standby.taking-over'
   | 'supervisor.starting' | 'supervisor.bound' | 'supervisor.activated' | 'supervisor.bind-failed' | 'supervisor.worker-started'
   | 'supervisor.serving' | 'supervisor.start-failed' | 'supervisor.reload.refused'
-  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready'
+  | 'supervisor.watch.changed' | 'supervisor.reload.started' | 'supervisor.reload.failed' | 'supervisor.reload.ready' | 'supervisor.roll.replaced'
   | 'supervisor.crashed' | 'supervisor.restarted' | 'supervisor.restart.failed' | 'supervisor.gave-up'
   | 'supervisor.signal' | 'supervisor.stopping' | 'supervisor.forced' | 'supervisor.stopped'
   | 'supervisor.rejected' | 'supervisor.status-file.failed' | 'supervisor.connection.dropped'
+  | 'standby.ready' | 'standby.go' | 'standby.stale' | 'standby.failed' | 'standby.gave-up' | 'standby.priority-failed'

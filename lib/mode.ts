@@ -21,6 +21,8 @@ export interface Participant {
   readonly name: string
   /** A socket opened by name, not an app: it does not keep the upgrader from being disposed of. */
   readonly socket?: boolean
+  /** The server (or dgram socket) whose listen() it waits for, if known (a hot standby's spare stands by once each has asked, see spare.ts). */
+  readonly server?: object
   /** Closes the app once drained (fastify.close()). */
   close (): Promise<void>
 }
@@ -40,6 +42,8 @@ export interface Machine {
   /** True during the stop delay (see stop-delay.ts). */
   stopping: boolean
   readonly sockets: Sockets
+  /** The servers of the apps that have not listened yet (undefined where not known). */
+  readonly notListening: Array<object | undefined>
   readonly options: ResolvedOptions
   readonly drainHooks: AtExitHooks
   /** The successor is ready: drain, run the atExit hooks, close the apps, exit 0. */

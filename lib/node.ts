@@ -79,6 +79,7 @@ export function hotRestart (server: net.Server, options: NodeHotRestartOptions =
   if (resolved.readinessUrl !== undefined) upgrader.onDispose(serveReadiness(server as http.Server, resolved.readinessUrl, upgrader))
   const participant = upgrader.addParticipant({
     name: 'node:http',
+    server,
     close: () => new Promise<void>(resolve => { server.close(() => resolve()) })
   })
 

@@ -71,6 +71,16 @@ export interface HotRestartOptions {
    * @default 0 (ms)
    */
   stopDelay?: number
+  /**
+   * Boots each successor at a lower CPU priority: its nice value is this process's plus this
+   * much (at most 19) from its spawn until it is ready, then this process's again, so that its
+   * boot takes less CPU from the process that still serves. Raising it back needs root,
+   * CAP_SYS_NICE or RLIMIT_NICE (systemd `LimitNICE=`); without that right the successor boots
+   * at normal priority (a `successor-nice.unavailable` warning). Under `fastify-hot-restart
+   * run`, the serving generation's value applies to the workers of the next one.
+   * @default 0 (off)
+   */
+  successorNice?: number
 }
 
 /** The options once defaults are applied. */
@@ -86,6 +96,7 @@ export interface ResolvedOptions {
   closeWithGrace: false | { delay?: number | false | null, skip?: string[], [key: string]: unknown }
   readinessUrl: string | undefined
   stopDelay: number
+  successorNice: number
 }
 
 export const defaults = {
@@ -95,14 +106,24 @@ export const defaults = {
   atExitTimeout: 10_000,
   idleGrace: 5_000,
   closeSpread: 1_000,
-  stopDelay: 0
+  stopDelay: 0,
+  successorNice: 0
 } as const
 
 // Signals that cannot be caught, that Node keeps for itself, or that mean a crash.
 const forbiddenSignals = new Set(['SIGKILL', 'SIGSTOP', 'SIGUSR1', 'SIGSEGV', 'SIGBUS', 'SIGFPE', 'SIGILL', 'SIGABRT', 'SIGTRAP', 'SIGPROF', 'SIGVTALRM'])
-const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeSpread', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay'])
+const knownOptions = new Set(['signal', 'pidFile', 'readyTimeout', 'drainTimeout', 'atExitTimeout', 'idleGrace', 'closeSpread', 'connectionHandover', 'closeWithGrace', 'readinessUrl', 'stopDelay', 'successorNice'])
 // setTimeout cannot wait longer than this
 const MAX_TIMEOUT = 2 ** 31 - 1
+
+/**
+ * Checks the Fastify plugin's `warmup` option (see index.ts), which is the app's own, not the
+ * process's: every app of a process has its own.
+ * @throws FST_HOT_RESTART_INVALID_OPTION
+ */
+export function checkWarmup (warmup: unknown): void {
+  if (warmup !== undefined && typeof warmup !== 'function') throw invalid('warmup', 'a function (app) => Promise<void>', warmup)
+}
 
 /** Describes a value for an error message: `"5s"` (string), `-1` (number), `null`. */
 export function describe (value: unknown): string {
@@ -170,6 +191,11 @@ export function resolveOptions (options: unknown): ResolvedOptions {
   const connectionHandover = opts.connectionHandover ?? true
   if (typeof connectionHandover !== 'boolean') throw invalid('connectionHandover', 'a boolean', opts.connectionHandover)
 
+  const successorNice = opts.successorNice ?? defaults.successorNice
+  if (typeof successorNice !== 'number' || !Number.isInteger(successorNice) || successorNice < 0 || successorNice > 19) {
+    throw invalid('successorNice', 'an integer from 0 (off) to 19 (nice values)', opts.successorNice)
+  }
+
   let closeWithGrace: ResolvedOptions['closeWithGrace'] = false
   const cwg = opts.closeWithGrace ?? true
   if (cwg === true) {
@@ -207,7 +233,8 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     connectionHandover,
     closeWithGrace,
     readinessUrl: readinessUrl as string | undefined,
-    stopDelay: timeout(opts, 'stopDelay', 0)
+    stopDelay: timeout(opts, 'stopDelay', 0),
+    successorNice
   }
 }
 

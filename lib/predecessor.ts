@@ -11,8 +11,11 @@ export interface Predecessor {
   readonly alive: boolean
   /** Resolves when the predecessor has exited. */
   readonly exited: Promise<void>
-  /** Tells the predecessor that this process is ready. */
-  sendReady (): void
+  /**
+   * Tells the predecessor that this process is ready, with its `successorNice` option (a
+   * supervisor applies it to the next generation it spawns; a predecessor has its own).
+   */
+  sendReady (successorNice?: number): void
   /** Tells the predecessor why this process failed to boot (the first line is shown to the user). */
   sendError (err: unknown): void
 }
@@ -35,7 +38,7 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     pid,
     get alive () { return alive },
     exited,
-    sendReady () { send({ hotRestart: 'ready', pid: proc.pid }) },
+    sendReady (successorNice) { send({ hotRestart: 'ready', pid: proc.pid, ...(successorNice !== undefined && successorNice > 0 && { successorNice }) }) },
     sendError (err) {
       // a coded error keeps its code: `FastifyError [FST_HOT_RESTART_BAD_MANIFEST]: ...`
       const code = (err as { code?: unknown } | null)?.code

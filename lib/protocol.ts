@@ -10,7 +10,7 @@
  *
  * | from -> to                      | message              | meaning |
  * | ------------------------------- | -------------------- | ------- |
- * | successor -> predecessor/supervisor | `ready` (pid)    | booted: every app listens, onListen hooks ran |
+ * | successor -> predecessor/supervisor | `ready` (pid, successorNice) | booted: every app listens, onListen hooks ran (the supervisor lowers its next workers' priority by successorNice while they boot) |
  * | successor -> predecessor/supervisor | `error` (message) | why the boot failed (the first line is shown) |
  * | generation -> supervisor        | `socket` (entry) + handle | a copy of a socket it serves; only before `ready` |
  * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
@@ -20,6 +20,8 @@
  * | supervisor -> generation        | `predecessor` (pid)  | the generation this one replaces, while it drains |
  * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
  * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket) + handle | a kept-alive connection handed over (see handover.ts) |
+ * | spare -> supervisor             | `standing-by` (pid)  | a hot standby's spare has booted; every listen() waits for `go` (spare.ts) |
+ * | supervisor -> spare             | `go`                 | take over: listen on the inherited sockets, then say `ready` (standby.ts) |
  */
 import type { NativeHandle } from './node-internals'
 
@@ -27,6 +29,8 @@ import type { NativeHandle } from './node-internals'
 export const MANIFEST_ENV = 'FASTIFY_HOT_RESTART'
 /** The environment variable that names the supervisor's pid (see supervised.ts). */
 export const SUPERVISOR_ENV = 'FASTIFY_HOT_RESTART_SUPERVISOR'
+/** Set ('1') for a hot standby's spare, which boots but waits for `go` before it listens (see spare.ts). */
+export const STANDBY_ENV = 'FASTIFY_HOT_RESTART_STANDBY'
 
 /** What a successful upgrade resolves with. */
 export interface UpgradeResult {
@@ -96,10 +100,11 @@ export function isConnectionMessage (m: unknown): m is ConnectionMessage {
 
 /** Messages from a generation to the process that started it (its predecessor or the supervisor). */
 export type GenerationMessage =
-  | { hotRestart: 'ready', pid?: number }
+  | { hotRestart: 'ready', pid?: number, successorNice?: number }
   | { hotRestart: 'error', message: string }
   | { hotRestart: 'socket', entry: SocketEntry }
   | { hotRestart: 'upgrade', id: number }
+  | { hotRestart: 'standing-by', pid?: number }
   | ConnectionMessage
 
 /** Messages from the supervisor to a generation. */
@@ -108,6 +113,7 @@ export type SupervisorMessage =
   | { hotRestart: 'shutdown', stopDelay?: number }
   | { hotRestart: 'predecessor', pid: number }
   | { hotRestart: 'predecessor-exited' }
+  | { hotRestart: 'go' }
   | ConnectionMessage
   | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
 
@@ -156,7 +162,11 @@ export function readGenerationMessage (raw: unknown): Reading<GenerationMessage>
   let why: string | undefined
   switch (m.hotRestart) {
     // the pid is informational (the receiver knows its child's): it may be left out
-    case 'ready': why = m.pid === undefined || isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
+    case 'ready':
+      if (m.pid !== undefined && !isInt(m.pid, 1)) why = '"pid" is not a pid'
+      else if (m.successorNice !== undefined && !(isInt(m.successorNice, 0) && m.successorNice <= 19)) why = '"successorNice" is not an integer from 0 to 19'
+      break
+    case 'standing-by': why = m.pid === undefined || isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
     case 'error': why = typeof m.message === 'string' ? undefined : '"message" is not a string'; break
     case 'socket': why = checkSocketEntry(m.entry); break
     case 'upgrade': why = isInt(m.id, 1) ? undefined : '"id" is not a positive integer'; break
@@ -176,7 +186,7 @@ export function readSupervisorMessage (raw: unknown): Reading<SupervisorMessage>
       why = isInt(m.successorPid, 1) && isInt(m.generation, 1) && isInt(m.signalToReadyMs, 0) ? undefined : 'needs "successorPid", "generation" and "signalToReadyMs"'
       break
     case 'shutdown': why = m.stopDelay === undefined || isInt(m.stopDelay, 0) ? undefined : '"stopDelay" is not a non-negative integer'; break
-    case 'predecessor-exited': break
+    case 'predecessor-exited': case 'go': break
     case 'predecessor': why = isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
     case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
     case 'upgraded': {

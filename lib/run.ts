@@ -18,8 +18,9 @@ import { Supervisor, type Held } from './supervisor'
 import { reloadOnChange } from './watch'
 
 export const RUN_HELP = `  fastify-hot-restart run [--pid-file <path>] [--ready-timeout <ms>] [--max-restarts <n>]
-                         [--workers <n>] [--listen <address>]... [--stop-delay <ms>]
+                         [--workers <n> [--rolling]] [--listen <address>]... [--stop-delay <ms>]
                          [--watch <path>]... [--watch-ignore <name|path>]... [--env-file <path>]
+                         [--standby]
                          -- <command> [args...]
   fastify-hot-restart run [options] app.js [args...]
 
@@ -30,7 +31,8 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         second one kills). --pid-file names the supervisor's pid file (for reload and stop);
         --ready-timeout (default 60000) bounds each generation's boot; --max-restarts
         (default 10) crashes within a minute before the supervisor gives up (exit 1);
-        --workers (default 1) processes of the app per generation, on the same sockets;
+        --workers (default 1) processes of the app per generation, on the same sockets
+        (--rolling: a reload replaces them one at a time, at most N + 1 processes);
         --listen (repeatable) binds PORT, HOST:PORT or a unix socket path in the supervisor
         before the app starts: the app must listen on the same address; so are the TCP
         sockets that systemd passes (socket activation: LISTEN_FDS) taken. --stop-delay
@@ -43,6 +45,9 @@ run     Starts the app under a supervisor with a stable pid, which keeps a copy 
         generation (start, reload, crash restart) and laid over the supervisor's environment
         for its workers; a file that cannot be read or parsed fails that reload
         (FST_HOT_RESTART_ENV_FILE, with the line) and the serving generation serves on.
+        --standby keeps one booted spare of the app that does not accept (at a low CPU
+        priority): when a serving process crashes, the spare listens within milliseconds and
+        the next spare boots; a reload replaces it with one of the new code.
 `
 
 /** More processes per generation than this is a typo, not a deployment. */
@@ -59,6 +64,9 @@ export interface RunIo {
   err: { write (s: string): unknown }
 }
 
+/** `run`'s options that take no value. */
+const FLAGS = new Set(['--rolling', '--standby', '--help', '-h'])
+
 /** Splits `run`'s arguments into its own options and the app's command. */
 export function splitCommand (argv: string[]): { options: string[], command: string[] } {
   const options: string[] = []
@@ -68,7 +76,7 @@ export function splitCommand (argv: string[]): { options: string[], command: str
     if (!token.startsWith('-')) return { options, command: argv.slice(i) }
     options.push(token)
     // `--name value` (not `--name=value`): the value is the option's
-    if (!token.includes('=') && i + 1 < argv.length) options.push(argv[++i] as string)
+    if (!token.includes('=') && !FLAGS.has(token) && i + 1 < argv.length) options.push(argv[++i] as string)
   }
   return { options, command: [] }
 }
@@ -95,6 +103,8 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   let watchPaths: string[]
   let watchIgnore: string[]
   let envFile: string | undefined
+  let rolling: boolean
+  let standby: boolean
   let requests: ListenRequest[]
   let command: string[]
   try {
@@ -110,8 +120,10 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
       watch: { type: 'string', multiple: true, value: '<path>' },
       'watch-ignore': { type: 'string', multiple: true, value: '<name|path>' },
       'env-file': { type: 'string', value: '<path>' },
+      rolling: { type: 'boolean' },
+      standby: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
-    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], 'env-file'?: string, help?: boolean } }
+    }) as { values: { 'pid-file'?: string, 'ready-timeout'?: string, 'max-restarts'?: string, workers?: string, listen?: string[], 'stop-delay'?: string, watch?: string[], 'watch-ignore'?: string[], 'env-file'?: string, rolling?: boolean, standby?: boolean, help?: boolean } }
     if (values.help === true) {
       (io.out ?? process.stdout).write(`Usage:\n${RUN_HELP}`)
       return OK
@@ -126,6 +138,9 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
     watchPaths = values.watch ?? []
     watchIgnore = values['watch-ignore'] ?? []
     envFile = values['env-file']
+    rolling = values.rolling === true
+    if (rolling && workers < 2) throw new Error('--rolling goes with --workers <n> of 2 or more (one worker is replaced as in any reload)')
+    standby = values.standby === true
     if (watchIgnore.length > 0 && watchPaths.length === 0) throw new Error('--watch-ignore goes with --watch <path>')
     for (const path of watchPaths) if (!existsSync(path)) throw new Error(`--watch ${path}: no such file or folder`)
   } catch (err) {
@@ -158,7 +173,7 @@ export async function run (argv: string[], io: RunIo, log: Logger = jsonLogger):
   const cwd = initialCwd()
   // relative to the folder as named (PWD): a `current -> releases/N` swap changes the file read too
   if (envFile !== undefined) envFile = resolve(cwd, envFile)
-  const supervisor = new Supervisor({ command: file, args, cwd, pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, envFile, log })
+  const supervisor = new Supervisor({ command: file, args, cwd, pidFile, readyTimeout, maxRestarts, workers, listening, stopDelay, envFile, rolling, standby, log })
 
   const reload = (signal: NodeJS.Signals): void => {
     supervisor.reload(signal).catch(() => { /* logged and recorded by reload() */ })

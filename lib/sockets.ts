@@ -93,6 +93,11 @@ export class Sockets {
   private readonly log: SocketsLogger | undefined
   /** Called for every server that starts listening through the hook. */
   onListening: ((listener: Listener) => void) | undefined
+  /**
+   * While set, every listen() and named UDP bind is handed to it instead of run: `go` runs it
+   * later (a hot standby's spare, which boots but does not accept until told; see spare.ts).
+   */
+  park: ((server: net.Server | dgram.Socket, go: () => void) => void) | undefined
 
   private readonly inheritedCount: number
 
@@ -124,6 +129,10 @@ export class Sockets {
   }
 
   private listen (server: net.Server, original: ListenFn, args: unknown[]): net.Server {
+    if (this.park !== undefined) {
+      this.park(server, () => this.listen(server, original, args))
+      return server
+    }
     const parsed = parseListenArgs(args)
     const request = parsed.request
     // a handle or an fd the app passes itself is its own business: not handed over
@@ -196,7 +205,9 @@ export class Sockets {
         socket.once('close', () => this.datagrams.delete(datagram))
         resolve(address)
       })
-      socket.bind(entry === undefined ? options : { fd: entry.fd })
+      const bind = (): void => { socket.bind(entry === undefined ? options : { fd: entry.fd }) }
+      if (this.park === undefined) bind()
+      else this.park(socket, bind)
     })
   }
 

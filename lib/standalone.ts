@@ -74,7 +74,8 @@ export function standaloneMode ({ options, predecessorPid, cwd, seam, log }: Sta
         fds,
         readyTimeout: options.readyTimeout,
         log,
-        spawn: seam.spawn
+        spawn: seam.spawn,
+        nice: options.successorNice
       })
       context.booting(successor)
       context.record({ state: 'upgrading', successorPid: successor.pid, generation })

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
 import type { Logger } from './log'
 import { successorEnv, type Manifest } from './manifest'
+import { lowerPriority, type PrioritySeam } from './priority'
 import type { Spawn } from './process-seam'
 import { readGenerationMessage } from './protocol'
 
@@ -30,13 +31,25 @@ export interface SpawnOptions {
   log?: Logger
   /** Starts the process (a fake one in tests). @default node:child_process spawn */
   spawn?: Spawn
+  /**
+   * How much lower than this process's its CPU priority is until it is ready (nice values;
+   * see priority.ts). @default 0
+   */
+  nice?: number
+  /** Reads and sets priorities (a fake in tests). @default os.getPriority, os.setPriority */
+  priority?: PrioritySeam
+  /** A hot standby's spare (standby.ts): `ready` resolves once it stands by. */
+  standby?: boolean
 }
 
 export interface Successor {
   readonly pid: number | undefined
   readonly process: ChildProcess
-  /** Resolves once the successor said it is ready; rejects with a coded error otherwise. */
-  readonly ready: Promise<{ pid: number, readyMs: number }>
+  /**
+   * Resolves once the successor said it is ready (with its own `successorNice` option, if set);
+   * rejects with a coded error otherwise.
+   */
+  readonly ready: Promise<{ pid: number, readyMs: number, successorNice?: number }>
   /** Kills the successor (SIGTERM, then SIGKILL after KILL_GRACE) and resolves once it exited. */
   kill (): Promise<void>
 }
@@ -77,6 +90,8 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
     err.cause = spawnError
     return { pid: undefined, process: new ChildProcess(), ready: Promise.reject(err), kill: async () => {} }
   }
+  // before it loads anything: its boot runs at the lower priority
+  const raise = child.pid === undefined ? undefined : lowerPriority(child.pid, options.nice ?? 0, options.log, options.priority)
   let exited = false
   let firstError: string | undefined
   const exit = new Promise<void>(resolve => {
@@ -92,15 +107,18 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
     clearTimeout(timer)
   }
 
-  const ready = new Promise<{ pid: number, readyMs: number }>((resolve, reject) => {
+  const ready = new Promise<{ pid: number, readyMs: number, successorNice?: number }>((resolve, reject) => {
     let settled = false
+    let successorNice: number | undefined
     const finish = (err: Error | undefined): void => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       child.removeListener('message', onMessage)
       if (err === undefined) {
-        resolve({ pid: child.pid as number, readyMs: Math.round(performance.now() - started) })
+        // it serves: at the same priority as the process it replaces
+        raise?.()
+        resolve({ pid: child.pid as number, readyMs: Math.round(performance.now() - started), ...(successorNice !== undefined && { successorNice }) })
       } else {
         // the error is reported once the successor is gone, so that nothing it holds outlives it
         void kill().then(() => reject(err))
@@ -115,7 +133,11 @@ export function spawnSuccessor (options: SpawnOptions): Successor {
         return
       }
       const message = reading.message
-      if (message.hotRestart === 'ready') finish(undefined)
+      if (message.hotRestart === 'ready') {
+        successorNice = message.successorNice
+        finish(undefined)
+      }
+      if (message.hotRestart === 'standing-by' && options.standby === true) finish(undefined)
       if (message.hotRestart === 'error' && firstError === undefined) firstError = message.message.split('\n')[0]
     }
     const timer = setTimeout(() => {

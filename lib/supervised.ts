@@ -18,6 +18,7 @@ import type { GenerationMode } from './mode'
 import { connectPredecessor, type Predecessor } from './predecessor'
 import { readSupervisorMessage, SUPERVISOR_ENV, type DrainOrder, type SupervisorMessage, type UpgradeResult } from './protocol'
 import { entryOf, handleOf } from './socket-kinds'
+import { standBy } from './spare'
 import type { Datagram, Listener } from './sockets'
 import { stopAfterDelay } from './stop-delay'
 
@@ -114,7 +115,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
       get pid () { return predecessorPid },
       get alive () { return predecessorAlive },
       exited,
-      sendReady: () => channel.sendReady(),
+      sendReady: (successorNice) => channel.sendReady(successorNice),
       sendError: (err) => channel.sendError(err)
     },
     sendSockets (listeners, datagrams) {
@@ -154,6 +155,8 @@ export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.
     start (machine) {
       // the predecessor's connections, relayed by the supervisor: taken for as long as this process serves
       const stopReceiving = link.predecessor.alive ? receiveConnections(proc, machine, undefined) : () => {}
+      // a hot standby's spare: its listens wait for the supervisor's `go` (spare.ts)
+      const stopStandingBy = standBy(machine, log, proc)
       // the supervisor's pid file is the one that names the server
       log.info({ event: 'supervised', supervisorPid: link.pid, generation: machine.generation, ignoredPidFile: machine.options.pidFile }, 'hot-restart: running under a supervisor')
       const stopListening = link.listen({
@@ -172,6 +175,7 @@ export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.
       return () => {
         stopReceiving()
         stopListening()
+        stopStandingBy()
       }
     },
     // the supervisor notifies systemd for itself

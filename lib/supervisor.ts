@@ -25,7 +25,9 @@ import { crashBackoff, RESTART_WINDOW } from './backoff'
 import type { Logger } from './log'
 import { removeIfOurs, writeServing, writeStatus } from './pid-file'
 import { describeEntry, type GenerationMessage, type Held, type UpgradeResult } from './protocol'
+import { rollOver } from './rolling'
 import { unlinkEntry } from './socket-kinds'
+import { Standby, type StandbyOptions, type TakeOver } from './standby'
 import { monotonicUsec, notifySystemd } from './systemd'
 import { Workers, type Group, type Worker, type WorkerCommand } from './workers'
 
@@ -42,6 +44,10 @@ export interface SupervisorOptions extends WorkerCommand {
   listening?: Held[]
   /** On stop, how long each generation serves on before it drains (`--stop-delay`, see stop-delay.ts). @default 0 (ms) */
   stopDelay?: number
+  /** `--rolling`: a reload replaces the workers one at a time (rolling.ts). @default false */
+  rolling?: boolean
+  /** Keep a booted spare that takes over from a worker that crashes (`--standby`, standby.ts); with a fake priority in tests. */
+  standby?: boolean | StandbyOptions['standby']
 }
 
 export type SupervisorState = 'starting' | 'serving' | 'reloading' | 'restarting' | 'stopping'
@@ -57,6 +63,7 @@ export class Supervisor {
   generation = 0
   private current: Group | undefined
   private readonly workers: Workers
+  private readonly standby: Standby | undefined
   private readonly attempts = new AttemptLog(() => this.writeStatusFile())
   private crashes: number[] = []
   private restartTimer: NodeJS.Timeout | undefined
@@ -86,6 +93,8 @@ export class Supervisor {
       message: (worker, message) => this.onMessage(worker, message)
     })
     this.done = new Promise(resolve => { this.finished = resolve })
+    const { standby = false } = options
+    this.standby = standby === false ? undefined : new Standby({ ...options, standby, workers: this.workers, active: () => this.state !== 'stopping' })
   }
 
   /**
@@ -129,6 +138,7 @@ export class Supervisor {
     this.current = next
     this.state = 'serving'
     this.workers.handOver(next, old, this.generation, readyMs)
+    this.standby?.renew()
   }
 
   /** A worker's message (the sockets it hands back are taken in workers.ts). */
@@ -178,8 +188,11 @@ export class Supervisor {
     this.log.info({ event: 'supervisor.reload.started', trigger, generation }, 'hot-restart supervisor: reload started')
     void this.notify('RELOADING=1', `MONOTONIC_USEC=${monotonicUsec()}`)
     let next: Group
+    const old = this.current!
     try {
-      next = await this.workers.spawnGroup()
+      next = this.options.rolling === true
+        ? await rollOver(this.workers, old, { serving: group => { this.current = group }, stopping: () => this.state === 'stopping', started, log: this.log })
+        : await this.workers.spawnGroup()
     } catch (err) {
       const e = err as Error & { code?: string, cause?: unknown }
       if ((this.state as SupervisorState) === 'stopping') throw err
@@ -193,9 +206,10 @@ export class Supervisor {
     }
     this.generation = next.generation
     const readyMs = Math.round(performance.now() - started)
-    const old = this.current!
     const pids = this.workers.pids(next)
     this.serve(next, old, readyMs)
+    // a rolling reload's new worker that crashed meanwhile (a plain reload fails instead)
+    if (next.workers.size < this.workers.count) this.restart()
     this.log.info({ event: 'supervisor.reload.ready', servingPid: pids[0], servingPids: pids, generation, readyMs, drainingPid: this.workers.pids(old)[0], drainingPids: this.workers.pids(old) },
       'hot-restart supervisor: reloaded')
     this.attempts.record(attempt, { state: 'succeeded', successorPid: pids[0], generation })
@@ -226,7 +240,11 @@ export class Supervisor {
       return
     }
     this.state = 'restarting'
-    if (this.restartTimer !== undefined) return // it starts every missing worker
+    // a hot standby's spare takes over at once; the backoff is for what it does not cover
+    const spare = this.standby?.takeOver()
+    if (spare !== undefined) this.restartOne(this.current!, 0, performance.now(), spare)
+    // a pending restart starts every missing worker
+    if (this.restartTimer !== undefined || this.workers.count - this.current!.workers.size - this.restarting <= 0) return
     const started = performance.now()
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined
@@ -236,10 +254,10 @@ export class Supervisor {
     }, delay)
   }
 
-  private restartOne (group: Group, delay: number, started: number): void {
+  private restartOne (group: Group, delay: number, started: number, spare?: TakeOver): void {
     this.restarting++
-    const generation = ++this.workers.started
-    this.workers.spawnWorker(generation).then(({ worker, received }) => {
+    const generation = spare?.generation ?? ++this.workers.started
+    ;(spare?.ready ?? this.workers.spawnWorker(generation)).then(({ worker, received }) => {
       this.restarting--
       for (const { handle } of received) handle.close() // the same sockets as those held
       worker.group = group
@@ -248,7 +266,7 @@ export class Supervisor {
       this.workers.send(worker, { hotRestart: 'predecessor-exited' })
       if (this.state === 'restarting' && this.restarting === 0 && this.restartTimer === undefined) this.state = 'serving'
       this.writeStatusFile()
-      this.log.info({ event: 'supervisor.restarted', servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay) },
+      this.log.info({ event: 'supervisor.restarted', servingPid: worker.pid, generation, delayMs: delay, downMs: Math.round(performance.now() - started + delay), standby: spare !== undefined },
         'hot-restart supervisor: restarted after a crash')
     }, (err: Error & { code?: string }) => {
       this.restarting--
@@ -292,6 +310,7 @@ export class Supervisor {
   }
 
   private close (): void {
+    this.standby?.stop()
     this.workers.closeSockets()
     if (this.options.pidFile !== undefined) removeIfOurs(this.options.pidFile, process.pid)
   }

@@ -141,6 +141,7 @@ export class Upgrader implements Machine {
     const participant = this.addParticipant({
       name: `socket ${name}`,
       socket: true,
+      server: socket,
       close: async () => {
         if (socket instanceof dgram.Socket) stopReceiving(socket)
         else await new Promise<void>(resolve => { socket.close(() => resolve()) })
@@ -159,6 +160,11 @@ export class Upgrader implements Machine {
     }
   }
 
+  /** The servers of the apps that have not listened yet (undefined where not known); see spare.ts. */
+  get notListening (): Array<object | undefined> {
+    return [...this.participants].filter(([, listening]) => !listening).map(([participant]) => participant.server)
+  }
+
   /** How many apps share this upgrader. */
   get participantCount (): number {
     return [...this.participants.keys()].filter(participant => participant.socket !== true).length
@@ -174,7 +180,7 @@ export class Upgrader implements Machine {
     stopReportingBootErrors()
     const announce = (): void => {
       this.mode.ready(this)
-      this.predecessor?.sendReady()
+      this.predecessor?.sendReady(this.options.successorNice)
       // no `pid`: the logger binds it (pino), and a key twice breaks strict JSON consumers
       this.log.info({ event: 'ready', generation: this.generation }, 'hot-restart: ready')
     }

@@ -16,7 +16,7 @@ import { ConnectionRelay } from './handover-relay'
 import type { Logger } from './log'
 import { FIRST_FD, MANIFEST_VERSION } from './manifest'
 import type { Spawn } from './process-seam'
-import { describeEntry, readGenerationMessage, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
+import { describeEntry, readGenerationMessage, STANDBY_ENV, SUPERVISOR_ENV, type GenerationMessage, type Held, type SocketEntry, type SupervisorMessage } from './protocol'
 import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 
@@ -81,8 +81,10 @@ export class Workers {
   readonly booting = new Set<Successor>()
   /** The groups that were replaced and drain. */
   readonly draining = new Set<Group>()
-  private readonly options: WorkersOptions
+  readonly options: WorkersOptions
   private readonly relay: ConnectionRelay
+  private nice = 0 // the serving generation's successorNice (its "ready" says): its next workers boot that much lower
+  private spare = false
 
   constructor (options: WorkersOptions) {
     this.options = options
@@ -154,6 +156,7 @@ export class Workers {
    */
   async spawnWorker (generation: number, siblings = new Set<Successor>(), env = workerEnv(this.options.envFile)): Promise<{ worker: Worker, received: Held[] }> {
     const { log } = this.options
+    const spare = this.spare
     const entries = this.sockets.map(({ entry }, i) => ({ ...entry, fd: FIRST_FD + i }))
     const received: Held[] = []
     const successor = spawnSuccessor({
@@ -164,8 +167,11 @@ export class Workers {
       execPath: this.options.command,
       args: this.options.args,
       // the supervisor is systemd's main process: it notifies, its generations do not
-      env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid) },
-      spawn: this.options.spawn
+      env: { ...env, NOTIFY_SOCKET: undefined, [SUPERVISOR_ENV]: String(process.pid), [STANDBY_ENV]: spare ? '1' : undefined },
+      spawn: this.options.spawn,
+      // a spare's priority is standby.ts's
+      nice: spare ? 0 : this.nice,
+      standby: spare
     })
     const child = successor.process
     const unbooted = (): void => {
@@ -177,7 +183,7 @@ export class Workers {
     // a command that cannot be started has no pid and never emits 'exit': its failure is all
     if (child.pid === undefined) await successor.ready.finally(unbooted)
     log.info({ event: 'supervisor.worker-started', generationPid: child.pid, generation }, 'hot-restart supervisor: generation started')
-    this.options.started(child.pid as number, generation)
+    if (!spare) this.options.started(child.pid as number, generation)
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
       worker.exit = { code, signal }
@@ -196,7 +202,7 @@ export class Workers {
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {
-      await successor.ready
+      this.nice = (await successor.ready).successorNice ?? 0
     } catch (err) {
       /* c8 ignore next: a worker sends its sockets right before it says ready */
       for (const { handle } of received) handle.close()
@@ -205,6 +211,12 @@ export class Workers {
       unbooted()
     }
     return { worker, received }
+  }
+
+  /** As spawnWorker, for a hot standby's spare (standby.ts): it resolves once the spare stands by. */
+  spawnSpare (generation: number, siblings: Set<Successor>): Promise<{ worker: Worker, received: Held[] }> {
+    this.spare = true
+    try { return this.spawnWorker(generation, siblings) } finally { this.spare = false }
   }
 
   /**
@@ -287,7 +299,8 @@ export class Workers {
     return group
   }
 
-  private adopt (received: Held[]): void {
+  /** The sockets held become `received` (a new generation's); the ones held before are closed. */
+  adopt (received: Held[]): void {
     for (const { handle } of this.sockets) handle.close()
     this.sockets = [...received] // a copy: the worker's own list is never the supervisor's
   }

@@ -3,8 +3,7 @@
 // with source maps). The programs the tests spawn then start in plain node, not through a
 // TypeScript loader (measured: a boot took 11-14 s at load average 15, 2 s compiled), and their
 // coverage is mapped back to lib/*.ts through the source maps; the test files themselves run
-// from there too when test/helpers/ts-require.js is given to node (not by default: with it, a
-// full run's merged coverage of lib/ came out short although every test passed).
+// from there too (test/helpers/ts-require.js, given to node by tap's config).
 // Only the files newer than their output are compiled, each alone (transpileModule, as tap's
 // loader did; `npm run typecheck` checks the types): a whole `tsc` run took 50-60 s at load 20.
 const { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } = require('node:fs')

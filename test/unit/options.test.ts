@@ -1,8 +1,8 @@
 import t from 'tap'
-import { defaults, describe, resolveOptions } from '../../lib/options'
+import { checkWarmup, defaults, describe, resolveOptions } from '../../lib/options'
 
 t.test('defaults', async t => {
-  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, closeSpread: 1000, connectionHandover: true, closeWithGrace: {}, stopDelay: 0 })
+  t.same(resolveOptions(undefined), { signal: 'SIGUSR2', pidFile: undefined, readyTimeout: 60000, drainTimeout: 30000, atExitTimeout: 10000, idleGrace: 5000, closeSpread: 1000, connectionHandover: true, closeWithGrace: {}, stopDelay: 0, successorNice: 0 })
   t.same(resolveOptions(null).closeWithGrace, {})
   t.same(resolveOptions({ prefix: '/x', logLevel: 'info' }).signal, defaults.signal, 'Fastify register options pass')
   t.same(resolveOptions({ closeWithGrace: false }).closeWithGrace, false)
@@ -14,6 +14,9 @@ t.test('defaults', async t => {
   t.equal(resolveOptions({ closeSpread: 0 }).closeSpread, 0, 'closes may all happen at the start of the drain')
   t.equal(resolveOptions({ closeSpread: 2000, drainTimeout: 2000 }).closeSpread, 2000, 'the spread may last the whole drain')
   t.equal(resolveOptions({ drainTimeout: 500 }).closeSpread, 500, 'the default spread is no longer than drainTimeout')
+  t.equal(resolveOptions({ successorNice: 19 }).successorNice, 19)
+  t.doesNotThrow(() => checkWarmup(undefined))
+  t.doesNotThrow(() => checkWarmup(async () => {}))
 })
 
 t.test('every wrong option throws a coded error naming the option, the expectation and the value', async t => {
@@ -46,6 +49,9 @@ t.test('every wrong option throws a coded error naming the option, the expectati
   for (const value of ['5s', -1, 1.5, 2 ** 31, null, true]) {
     cases.push([{ idleGrace: value }, /Expected `idleGrace` to be a non-negative integer number of milliseconds/])
   }
+  for (const value of [-1, 20, 1.5, '10', true]) {
+    cases.push([{ successorNice: value }, /Expected `successorNice` to be an integer from 0 \(off\) to 19 \(nice values\)/])
+  }
   for (const value of ['1s', -1, 1.5, 2 ** 31, null]) {
     cases.push([{ closeSpread: value }, /Expected `closeSpread` to be a non-negative integer number of milliseconds/])
   }
@@ -53,6 +59,12 @@ t.test('every wrong option throws a coded error naming the option, the expectati
   cases.push([{ closeSpread: 30001 }, /Expected `closeSpread` to be no longer than `drainTimeout` \(30000 ms\)/])
   for (const [options, message] of cases) {
     t.throws(() => resolveOptions(options), { code: 'FST_HOT_RESTART_INVALID_OPTION', message }, describe(options))
+  }
+})
+
+t.test('warmup: a function', async t => {
+  for (const value of ['/', ['/'], null, 1]) {
+    t.throws(() => checkWarmup(value), { code: 'FST_HOT_RESTART_INVALID_OPTION', message: /Expected `warmup` to be a function \(app\) => Promise<void>, got / }, describe(value))
   }
 })
 

@@ -26,11 +26,16 @@ t.test('socket entries, per kind', async t => {
 t.test('what a generation sends', async t => {
   for (const raw of [undefined, null, 'ready', [], { type: 'ready' }, { hotRestart: 1 }]) t.equal(readGenerationMessage(raw), undefined, 'not ours')
   for (const message of [
-    { hotRestart: 'ready', pid: 5 }, { hotRestart: 'ready' }, { hotRestart: 'error', message: 'boom' },
-    { hotRestart: 'socket', entry: tcp }, { hotRestart: 'upgrade', id: 1 }, { hotRestart: 'connection', socket: '127.0.0.1:3000' }
+    { hotRestart: 'ready', pid: 5 }, { hotRestart: 'ready' }, { hotRestart: 'ready', pid: 5, successorNice: 19 }, { hotRestart: 'error', message: 'boom' },
+    { hotRestart: 'socket', entry: tcp }, { hotRestart: 'upgrade', id: 1 }, { hotRestart: 'connection', socket: '127.0.0.1:3000' },
+    { hotRestart: 'standing-by', pid: 5 }, { hotRestart: 'standing-by' }
   ]) t.same(readGenerationMessage(message), { message })
+  t.same(readGenerationMessage({ hotRestart: 'standing-by', pid: 0 }), { rejected: '"standing-by": "pid" is not a pid' })
   t.same(readGenerationMessage({ hotRestart: 'connection', fd: 3 }), { rejected: '"connection": "socket" is not the address of a listening socket' })
   t.same(readGenerationMessage({ hotRestart: 'ready', pid: 'x' }), { rejected: '"ready": "pid" is not a pid' })
+  for (const successorNice of [-1, 20, 'x']) {
+    t.same(readGenerationMessage({ hotRestart: 'ready', successorNice }), { rejected: '"ready": "successorNice" is not an integer from 0 to 19' })
+  }
   t.same(readGenerationMessage({ hotRestart: 'error', message: 3 }), { rejected: '"error": "message" is not a string' })
   t.same(readGenerationMessage({ hotRestart: 'socket' }), { rejected: '"socket": the entry is not an object' })
   t.same(readGenerationMessage({ hotRestart: 'upgrade', id: 0 }), { rejected: '"upgrade": "id" is not a positive integer' })
@@ -42,7 +47,7 @@ t.test('what the supervisor sends', async t => {
   const result = { pid: 6, generation: 3, readyMs: 10 }
   for (const message of [
     { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 0 }, { hotRestart: 'shutdown' },
-    { hotRestart: 'predecessor', pid: 4 }, { hotRestart: 'predecessor-exited' }, { hotRestart: 'connection', socket: '/tmp/app.sock' },
+    { hotRestart: 'predecessor', pid: 4 }, { hotRestart: 'predecessor-exited' }, { hotRestart: 'go' }, { hotRestart: 'connection', socket: '/tmp/app.sock' },
     { hotRestart: 'upgraded', id: 1, result }, { hotRestart: 'upgraded', id: 2, error: { message: 'busy' } },
     { hotRestart: 'upgraded', id: 3, error: { code: 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS', message: 'busy' } }
   ]) t.same(readSupervisorMessage(message), { message })

@@ -46,7 +46,16 @@ function workloadOf (w) {
   const rate = Number(args.rate)
   return { ...workload, title: workload.title.replace(/at \d+ req\/s/, `at ${rate} req/s`), load: { ...workload.load, rate } }
 }
-const NAMES = { hot: 'fastify-hot-restart', drain: 'fastify-hot-restart (connectionHandover: false)', naive: 'naive restart', close: 'server.close() drain', pm2: `pm2 reload (cluster, ${INSTANCES} workers)` }
+const NAMES = {
+  hot: 'fastify-hot-restart',
+  drain: 'fastify-hot-restart (connectionHandover: false)',
+  nice: 'fastify-hot-restart (successorNice: 10)',
+  warm: 'fastify-hot-restart (warmup: 1,000 requests)',
+  nicewarm: 'fastify-hot-restart (successorNice: 10, warmup: 1,000 requests)',
+  naive: 'naive restart',
+  close: 'server.close() drain',
+  pm2: `pm2 reload (cluster, ${INSTANCES} workers)`
+}
 
 const tty = process.stderr.isTTY
 const progress = (text) => { if (tty) process.stderr.write(`\r\x1b[K${text}`) }
@@ -152,7 +161,7 @@ async function main (progressed) {
   for (const e of results.errors) console.log(`\nFAILED RUN: ${e.subject} ${e.workload}${e.reloads ? ' with reloads' : ' steady'}: ${e.error}`)
   console.log(`\nwritten: ${relative(process.cwd(), json)} and ${Object.keys(raw).length} SVG timelines beside it`)
 
-  const ours = results.runs.filter(r => r.subject === NAMES.hot || r.subject === NAMES.drain)
+  const ours = results.runs.filter(r => r.subject.startsWith(NAMES.hot))
   const control = results.runs.filter(r => r.subject === NAMES.close && r.reloads > 0)
   let code = results.errors.length > 0 ? 2 : 0
   if (ours.some(r => r.failed > 0)) { say('FAIL: fastify-hot-restart failed requests'); code = Math.max(code, 1) }

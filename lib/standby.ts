@@ -17,16 +17,16 @@
  * - A stop shuts the spare down with the workers (it is one of Workers.children), and kills one
  *   that boots (Workers.booting).
  */
-import { readdirSync, readFileSync } from 'node:fs'
-import { getPriority, setPriority } from 'node:os'
+import { getPriority } from 'node:os'
 import { crashBackoff } from './backoff'
 import { SuccessorExitedError, SuccessorTimeoutError } from './errors'
 import type { Logger } from './log'
+import { lowerPriority } from './priority'
 import { readGenerationMessage, type Held } from './protocol'
 import type { Successor } from './successor'
 import type { Worker, Workers } from './workers'
 
-/** The nice value a spare boots and waits at: low, but not so low that a busy machine starves its boot for minutes. */
+/** How much lower a spare's priority is than the supervisor's (nice values): low, but not so low that a busy machine starves its boot for minutes. */
 export const SPARE_NICE = 10
 
 /** A process that stands by (or, from a takeover, serves), with the sockets it sends once it listens. */
@@ -37,52 +37,29 @@ export interface TakeOver { generation: number, ready: Promise<Booted> }
 
 /** How a spare's CPU priority is changed (a fake one in tests). */
 export interface Priority {
-  /** Lowers `pid`'s priority to SPARE_NICE if it can be raised back. @returns the nice value set, or undefined */
+  /** Lowers `pid`'s priority by SPARE_NICE if it can be raised back. @returns the nice value set, or undefined */
   lower (pid: number): number | undefined
-  /** Raises every thread of `pid` back to this process's priority. @throws where it may not */
+  /** Raises every thread of `pid` back to this process's priority (nothing if it was not lowered). @throws where it may not */
   raise (pid: number): void
 }
 
 /**
- * Whether this process may set a nice value as low as `nice`: with CAP_SYS_NICE, or an
- * RLIMIT_NICE that allows it (Linux; elsewhere, root only).
- * @param read reads a file of /proc (a fake one in tests)
+ * The real priorities (priority.ts: every thread, and only where the right to raise them back
+ * is held). A spare's nice value is SPARE_NICE above the supervisor's (at most 19).
  */
-export function mayRaise (nice: number, read = (path: string): string => readFileSync(path, 'utf8')): boolean {
-  try {
-    const caps = /^CapEff:\s*([0-9a-f]+)$/m.exec(read('/proc/self/status'))
-    if (caps !== null && ((BigInt(`0x${caps[1]}`) >> 23n) & 1n) === 1n) return true // CAP_SYS_NICE
-    const limit = /^Max nice priority\s+(\S+)/m.exec(read('/proc/self/limits'))?.[1]
-    return limit === 'unlimited' || (limit !== undefined && nice >= 20 - Number(limit))
-  } catch {
-    return process.getuid?.() === 0
-  }
-}
-
-/**
- * Lowers `pid`'s priority to SPARE_NICE (never above this process's own), if `allowed`.
- * @returns the nice value set, or undefined (not allowed, or the process has exited)
- */
-export function lowerPriority (pid: number, allowed = mayRaise(getPriority())): number | undefined {
-  if (!allowed) return undefined
-  const nice = Math.max(SPARE_NICE, getPriority())
-  try {
-    setPriority(pid, nice)
-    return nice
-  } catch {
-    return undefined
-  }
-}
-
-/** The real priorities. */
-export const realPriority: Priority = {
-  lower: (pid) => lowerPriority(pid),
-  raise (pid) {
-    const nice = getPriority()
-    let threads = [String(pid)]
-    try { threads = readdirSync(`/proc/${pid}/task`) } catch {}
-    // the threads it started while low (libuv's pool) inherited the low priority
-    for (const tid of threads) setPriority(Number(tid), nice)
+export function realPriority (): Priority {
+  const raisers = new Map<number, () => void>()
+  return {
+    lower (pid) {
+      const raise = lowerPriority(pid, SPARE_NICE, undefined)
+      if (raise === undefined) return undefined
+      raisers.set(pid, raise)
+      return Math.min(19, getPriority() + SPARE_NICE)
+    },
+    raise (pid) {
+      raisers.get(pid)?.()
+      raisers.delete(pid)
+    }
   }
 }
 
@@ -113,7 +90,7 @@ export class Standby {
 
   constructor (options: StandbyOptions) {
     this.options = options
-    this.priority = options.standby === true ? realPriority : options.standby
+    this.priority = options.standby === true ? realPriority() : options.standby
   }
 
   /** A new generation serves (the first, or a reload's): the spare of the old code goes, one of the new code boots. */

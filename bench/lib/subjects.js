@@ -141,6 +141,10 @@ const SUBJECTS = {
   hot: (ctx) => handOver('fastify-hot-restart', 'hot', ctx),
   // the same without connection hand-over: every kept-alive connection drained and reopened
   drain: (ctx) => handOver('fastify-hot-restart (connectionHandover: false)', 'hot', ctx, { BENCH_HANDOVER: '0' }),
+  // issue 12 item 6: the successor at a lower CPU priority while it boots, warmed up before it listens, both
+  nice: (ctx) => handOver('fastify-hot-restart (successorNice: 10)', 'hot', ctx, { BENCH_NICE: '10' }),
+  warm: (ctx) => handOver('fastify-hot-restart (warmup: 1,000 requests)', 'hot', ctx, { BENCH_WARMUP: '1000' }),
+  nicewarm: (ctx) => handOver('fastify-hot-restart (successorNice: 10, warmup: 1,000 requests)', 'hot', ctx, { BENCH_NICE: '10', BENCH_WARMUP: '1000' }),
   naive,
   close: (ctx) => handOver('server.close() drain', 'close', ctx)
 }

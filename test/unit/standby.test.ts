@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { lowerPriority, mayRaise, realPriority, SPARE_NICE, type Priority } from '../../lib/standby'
+import { realPriority, SPARE_NICE, type Priority } from '../../lib/standby'
 import { Supervisor } from '../../lib/supervisor'
 import type { Logger } from '../../lib/upgrader'
 import { fakeSpawn, type FakeChild } from '../helpers/fake-process'
@@ -272,34 +272,26 @@ t.test('a stop: the waiting spare shuts down, a booting one is killed, no spare 
   t.notOk(third.log.lines.some(l => l.obj.event === 'supervisor.restart.failed'))
 })
 
-t.test('priorities: who may raise them back, and the real ones on a real process', async t => {
-  const files = (status: string, limits: string) => (path: string) => path.endsWith('status') ? status : limits
-  t.ok(mayRaise(0, files('CapEff:\t000001ffffffffff\n', '')), 'CAP_SYS_NICE')
-  t.notOk(mayRaise(0, files('CapEff:\t0000000000000000\n', 'Max nice priority         0                    0\n')), 'no capability, RLIMIT_NICE 0')
-  t.ok(mayRaise(0, files('CapEff:\t0\n', 'Max nice priority         20                   20\n')), 'RLIMIT_NICE 20: down to 0')
-  t.notOk(mayRaise(-5, files('CapEff:\t0\n', 'Max nice priority         20                   20\n')))
-  t.ok(mayRaise(0, files('', 'Max nice priority         unlimited            unlimited\n')))
-  t.notOk(mayRaise(0, files('', '')))
-  t.equal(mayRaise(0, () => { throw new Error('no /proc') }), process.getuid?.() === 0, 'no /proc: root only')
-
+t.test('the real priorities on a real process: lowered by SPARE_NICE, every thread raised back', async t => {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], { stdio: 'ignore' })
   t.teardown(() => { child.kill('SIGKILL') })
   await once(child, 'spawn')
   const pid = child.pid!
   const nice = (): number => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16])
-  t.equal(lowerPriority(pid, false), undefined, 'not where it could not be raised back')
-  const lowered = realPriority.lower(pid)
+  const priority = realPriority()
+  priority.raise(pid) // never lowered: nothing
+  const lowered = priority.lower(pid)
   if (lowered === undefined) {
     t.equal(nice(), 0, 'not lowered where it could not be raised back')
   } else {
+    t.equal(lowered, SPARE_NICE)
     t.equal(nice(), SPARE_NICE)
-    realPriority.raise(pid)
+    priority.raise(pid)
     t.equal(nice(), 0, 'raised back')
   }
   child.kill('SIGKILL')
   await once(child, 'exit')
-  t.equal(realPriority.lower(pid), undefined, 'a process gone: nothing')
-  t.throws(() => realPriority.raise(pid))
+  t.equal(priority.lower(pid), undefined, 'a process gone: nothing')
   // `run --standby` uses these
   t.ok(new Supervisor({ command: 'app', args: [], cwd: process.cwd(), pidFile: undefined, readyTimeout: 1, maxRestarts: 1, log: logger(), standby: true }))
 })

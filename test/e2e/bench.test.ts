@@ -8,7 +8,7 @@
 // measures. Its pure parts (classify, stats, windows, summary, svg, timeline) are covered by
 // their unit tests. It runs in its own process group, and the teardown kills that group, so
 // that nothing it started outlives the test, even when it fails.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -43,6 +43,9 @@ async function runBench (t: Test, script: string, args: string[]): Promise<{ cod
   const [code] = await once(bench, 'exit')
   return { code, stdout, stderr, out }
 }
+
+// the two benches are independent and mostly wait (timed load windows, reloads): side by side
+t.jobs = 2
 
 t.test('a tiny bench: 0 failed requests for fastify-hot-restart, some for naive restart', async t => {
   const { code, stdout, stderr, out } = await runBench(t, 'bench.js', ['--quick', '--subjects', 'hot,naive', '--workloads', 'W2',
@@ -97,4 +100,17 @@ t.test('bench:workers, tiny: run --workers 2 and node:cluster measured side by s
   t.ok(results.reloads.requests > 100, `requests ran through the reloads (${results.reloads.requests})`)
   t.equal(results.reloads.failed, 0, 'no request failed during the reloads')
   t.match(stdout, /\| node:cluster, 2 workers \| \d+/, 'the table')
+})
+
+t.test('bench/tls-resume.js, tiny: full handshakes do not resume, the ones offering a session ticket all do', async t => {
+  const dir = mkdtempSync(join(tmpdir(), 'fhr-tls-resume-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+  const script = resolve(__dirname, '..', '..', 'bench', 'tls-resume.js')
+  const out = execFileSync(process.execPath, [script, '--key', join(dir, 'key.pem'), '--cert', join(dir, 'cert.pem'), '--connections', '20'],
+    { env: { ...process.env, ...NO_COVERAGE }, encoding: 'utf8', timeout: 150000 })
+  t.comment(out.trim())
+  t.match(out, /\| TLSv1\.3 \| full handshake \| [\d.]+ \/ [\d.]+ ms \| [\d.]+ ms \| 0 of 20 \|/)
+  t.match(out, /\| TLSv1\.3 \| resumed \(session ticket\) \| [\d.]+ \/ [\d.]+ ms \| [\d.]+ ms \| 20 of 20 \|/)
 })

@@ -50,48 +50,54 @@ t.before(async () => {
   if (installed.code !== 0) throw new Error(`npm install --offline of the tarball failed (run npm ci first, it fills npm's cache): ${installed.err}`)
 })
 
-t.test('an install does not pull in fastify (an optional peer); the node:http adapter and the CLI run without it', async t => {
-  t.notOk(existsSync(join(app, 'node_modules', 'fastify')), 'fastify is not installed')
-  const adapter = await run(['-e', 'const hr = require("fastify-hot-restart/node"); process.stdout.write(typeof hr)'], app)
-  t.same(adapter, { code: 0, out: 'function', err: '' })
-  const cli = await run([join(app, 'node_modules', '.bin', 'fastify-hot-restart'), '--help'], app)
-  t.equal(cli.code, 0, cli.err)
-  t.match(cli.out, /Usage:/)
-})
+// attw and publint read only the tarball: they run beside the consumers, which go in order (the
+// first checks that fastify is not installed, the second links it for the TypeScript ones)
+t.jobs = 2
 
-t.test('CommonJS and native ESM consumers: every export of both entry points, the plugin on fastify, the adapter on node:http', async t => {
-  for (const name of ['fastify', '@types']) symlinkSync(bin(name), join(app, 'node_modules', name))
-  for (const file of ['exercise.cjs', 'runtime.cjs', 'runtime.mjs']) copyFileSync(join(sources, file), join(app, file))
-  const want = { plugin: exported('index.js'), node: exported('node.js') }
-  for (const result of await Promise.all([run(['runtime.cjs'], app), run(['runtime.mjs'], app)])) {
-    t.equal(result.code, 0, result.err)
-    t.same(result.out === '' ? undefined : JSON.parse(result.out), want)
-  }
-})
+t.test('consumers of the installed tarball, in order', async t => {
+  t.test('an install does not pull in fastify (an optional peer); the node:http adapter and the CLI run without it', async t => {
+    t.notOk(existsSync(join(app, 'node_modules', 'fastify')), 'fastify is not installed')
+    const adapter = await run(['-e', 'const hr = require("fastify-hot-restart/node"); process.stdout.write(typeof hr)'], app)
+    t.same(adapter, { code: 0, out: 'function', err: '' })
+    const cli = await run([join(app, 'node_modules', '.bin', 'fastify-hot-restart'), '--help'], app)
+    t.equal(cli.code, 0, cli.err)
+    t.match(cli.out, /Usage:/)
+  })
 
-// moduleResolution, module, the consumer's package type, the files, whether the output runs
-const setups: Array<[string, string, 'commonjs' | 'module', string[], boolean]> = [
-  ['node10', 'commonjs', 'commonjs', ['consumer.ts', 'consumer-require.ts'], true],
-  ['node16', 'node16', 'commonjs', ['consumer.ts', 'consumer-require.ts'], true],
-  ['nodenext', 'nodenext', 'module', ['consumer.ts'], true],
-  ['bundler', 'esnext', 'module', ['consumer.ts'], false]
-]
+  t.test('CommonJS and native ESM consumers: every export of both entry points, the plugin on fastify, the adapter on node:http', async t => {
+    for (const name of ['fastify', '@types']) symlinkSync(bin(name), join(app, 'node_modules', name))
+    for (const file of ['exercise.cjs', 'runtime.cjs', 'runtime.mjs']) copyFileSync(join(sources, file), join(app, file))
+    const want = { plugin: exported('index.js'), node: exported('node.js') }
+    for (const result of await Promise.all([run(['runtime.cjs'], app), run(['runtime.mjs'], app)])) {
+      t.equal(result.code, 0, result.err)
+      t.same(result.out === '' ? undefined : JSON.parse(result.out), want)
+    }
+  })
 
-t.test('TypeScript consumers compile under node10, node16 (CommonJS), nodenext (ESM) and bundler, and run', async t => {
-  await Promise.all(setups.map(async ([resolution, module, type, files, runs]) => {
-    const project = join(app, resolution)
-    mkdirSync(project)
-    for (const file of files) copyFileSync(join(sources, file), join(project, file))
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ type }))
-    // one setup checks the package's .d.ts files too (and fastify's: slow), the others skip them
-    const compilerOptions = { module, moduleResolution: resolution, target: 'ES2022', strict: true, esModuleInterop: true, skipLibCheck: resolution !== 'node16', types: ['node'], outDir: 'out', noEmit: !runs }
-    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }))
-    const compiled = await run([bin('typescript/bin/tsc'), '-p', project], project)
-    t.equal(compiled.code, 0, `${resolution}: tsc\n${compiled.out}${compiled.err}`)
-    if (!runs || compiled.code !== 0) return
-    const result = await run([join(project, 'out', 'consumer.js')], project)
-    t.same(result, { code: 0, out: 'typescript consumer: ok function function\n', err: '' }, `${resolution}: the compiled consumer runs`)
-  }))
+  // moduleResolution, module, the consumer's package type, the files, whether the output runs
+  const setups: Array<[string, string, 'commonjs' | 'module', string[], boolean]> = [
+    ['node10', 'commonjs', 'commonjs', ['consumer.ts', 'consumer-require.ts'], true],
+    ['node16', 'node16', 'commonjs', ['consumer.ts', 'consumer-require.ts'], true],
+    ['nodenext', 'nodenext', 'module', ['consumer.ts'], true],
+    ['bundler', 'esnext', 'module', ['consumer.ts'], false]
+  ]
+
+  t.test('TypeScript consumers compile under node10, node16 (CommonJS), nodenext (ESM) and bundler, and run', async t => {
+    await Promise.all(setups.map(async ([resolution, module, type, files, runs]) => {
+      const project = join(app, resolution)
+      mkdirSync(project)
+      for (const file of files) copyFileSync(join(sources, file), join(project, file))
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ type }))
+      // one setup checks the package's .d.ts files too (and fastify's: slow), the others skip them
+      const compilerOptions = { module, moduleResolution: resolution, target: 'ES2022', strict: true, esModuleInterop: true, skipLibCheck: resolution !== 'node16', types: ['node'], outDir: 'out', noEmit: !runs }
+      writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }))
+      const compiled = await run([bin('typescript/bin/tsc'), '-p', project], project)
+      t.equal(compiled.code, 0, `${resolution}: tsc\n${compiled.out}${compiled.err}`)
+      if (!runs || compiled.code !== 0) return
+      const result = await run([join(project, 'out', 'consumer.js')], project)
+      t.same(result, { code: 0, out: 'typescript consumer: ok function function\n', err: '' }, `${resolution}: the compiled consumer runs`)
+    }))
+  })
 })
 
 t.test('arethetypeswrong and publint find no problem in the tarball', async t => {

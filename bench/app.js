@@ -78,10 +78,13 @@ async function hot () {
   const hotRestart = require('..')
   const nice = Number(process.env.BENCH_NICE ?? 0)
   const warmups = Number(process.env.BENCH_WARMUP ?? 0)
+  // BENCH_CLOSE_SPREAD: the closeSpread option (ms), to compare spreads (bench/README.md)
+  const closeSpread = process.env.BENCH_CLOSE_SPREAD === undefined ? undefined : Number(process.env.BENCH_CLOSE_SPREAD)
   await app.register(hotRestart, {
     drainTimeout: DRAIN_TIMEOUT,
     pidFile: process.env.PID_FILE,
     connectionHandover: process.env.BENCH_HANDOVER !== '0',
+    closeSpread,
     // the variants of issue 12 item 6: a successor booting at a lower priority, and warm
     ...nice > 0 && { successorNice: nice },
     ...warmups > 0 && { warmup: async (instance) => { for (let i = 0; i < warmups; i++) await instance.inject('/') } }

@@ -1,11 +1,13 @@
 /**
  * The drain, at node:http level (so it serves Fastify, Express and plain node:http alike).
  * In order: stop accepting (only this process's copy of each listening socket closes: the
- * successor keeps the socket); mark every response not yet started `Connection: close`, and
+ * successor keeps the socket); then, for each connection that is not handed over, at its own
+ * moment in the `closeSpread` window (close-spread.ts): mark every response not yet started `Connection: close`, and
  * every request that still arrives on a kept-alive socket; close sockets once they have been
  * idle for a short grace, never one with a request in flight or one whose request is still
  * arriving; at the deadline, close what is left.
- * HTTP/2 sessions (node:http2, with or without TLS) are told to go away (GOAWAY): the client
+ * HTTP/2 sessions (node:http2, with or without TLS) are told to go away (one GOAWAY, at their
+ * moment: Node cannot send RFC 9113's two-step shutdown, see the README's Caveats): the client
  * opens no new stream on them, the streams in flight finish, then the session closes.
  * The connections of any other server (a TCP protocol of the app's) are waited for until the
  * deadline: only the app knows when one is idle, and it can end them in an onDrain hook.
@@ -175,10 +177,10 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     for (const socket of own.sockets) sockets.add(socket)
     own.draining = true
     states.push(own)
-    // no new stream on these sessions; the streams in flight finish, then each session closes
+    // no new stream on these sessions (from each one's moment); the streams in flight finish, then each closes
     for (const session of own.sessions.keys()) {
       report.goaway++
-      session.close()
+      spread.schedule(session, () => session.close())
     }
   }
   // a connection left to the hand-over moves once its last response is written

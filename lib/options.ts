@@ -33,10 +33,10 @@ export interface HotRestartOptions {
   /**
    * The window over which the drain spreads the closing of the connections that cannot move to
    * the successor (TLS, fall-backs of the hand-over, every connection with
-   * `connectionHandover: false`), like HAProxy's `close-spread-time`: each connection gets its
-   * own moment, drawn uniformly from the window; until then it is served as usual (keep-alive),
-   * from then on its next response says `Connection: close`, and it is closed once idle for
-   * `idleGrace`. Their clients then reconnect over the window instead of all at once.
+   * `connectionHandover: false`, HTTP/2 sessions), like HAProxy's `close-spread-time`: each
+   * connection gets its own moment, drawn uniformly from the window; until then it is served as
+   * usual (keep-alive), from then on its next response says `Connection: close`, and it is
+   * closed once idle for `idleGrace` (an HTTP/2 session gets its GOAWAY then). Their clients then reconnect over the window instead of all at once.
    * 0 closes them all at the start of the drain. No longer than `drainTimeout`.
    * @default 1000 (ms), or `drainTimeout` if that is shorter
    */

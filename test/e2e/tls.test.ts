@@ -104,7 +104,8 @@ t.test('HTTP/2: 2 reloads under load of HTTP/2 and HTTPS/1.1 clients, 0 failed; 
   const [, socket] = await once(session, 'connect') as [unknown, tls.TLSSocket]
   t.equal(socket.getPeerCertificate().fingerprint256, oldCert, 'generation 1 serves the old certificate')
   const goaway = once(session, 'goaway')
-  const held = h2get(session, '/hold?ms=200')
+  // held until the predecessor drains: the successor's whole boot, seconds on a loaded machine
+  const held = h2get(session, '/hold?ms=200', 120_000)
   await holding(app, first)
   install('new')
   const { successorPid } = await reload(app, first)

@@ -37,7 +37,9 @@ t.test('Fastify: 503 before ready, 200 while serving', async t => {
 t.test('node:http: the app answers its own routes; 200 while serving, 503 once draining', async t => {
   const handler = (_req: http.IncomingMessage, res: http.ServerResponse): void => { res.end('{"app":true}') }
   const server = http.createServer(handler)
-  const hr = nodeHotRestart(server, { readinessUrl: '/ready', closeWithGrace: false, logger: quiet })
+  // closeSpread 0: every response in the drain says Connection: close at once (with the default
+  // window, this connection's moment could come after the request below)
+  const hr = nodeHotRestart(server, { readinessUrl: '/ready', closeWithGrace: false, closeSpread: 0, logger: quiet })
   const { port } = await hr.listen({ port: 0, host: '127.0.0.1' }) as net.AddressInfo
   await new Promise(resolve => setImmediate(resolve))
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })

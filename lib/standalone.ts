@@ -87,9 +87,10 @@ export function standaloneMode ({ options, predecessorPid, cwd, seam, log }: Sta
       } catch (err) {
         context.booting(undefined)
         const e = err as Error & { code?: string, cause?: unknown }
+        // recorded first: once the line is logged, the status file (what `reload` reads) says so
+        context.record({ state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
         log.error({ event: 'upgrade.failed', err: e, code: e.code, successorPid: successor.pid, generation, details: e.cause },
           `hot-restart: upgrade failed; still serving: ${e.message}`)
-        context.record({ state: 'failed', code: e.code, message: e.message, successorPid: successor.pid, generation })
         publish(channels.upgradeFailed, () => ({ successorPid: successor.pid, generation, code: e.code, message: e.message, durationMs: Math.round(performance.now() - started) }))
         throw err
       }
@@ -97,10 +98,10 @@ export function standaloneMode ({ options, predecessorPid, cwd, seam, log }: Sta
       const signalToReadyMs = Math.round(readyAt - started)
       context.booting(undefined)
       successor.process.unref()
-      log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs }, 'hot-restart: the successor is ready; draining')
-      publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs }))
       // where the successor could not write the pid file, this record still leads the CLI to it
       context.record({ state: 'handed-over', successorPid: ready.pid, generation })
+      log.info({ event: 'upgrade.ready', successorPid: ready.pid, generation, signalToReadyMs }, 'hot-restart: the successor is ready; draining')
+      publish(channels.upgradeReady, () => ({ successorPid: ready.pid, generation, signalToReadyMs }))
       machine.handOver({ successorPid: ready.pid, generation, signalToReadyMs, readyAt },
         options.connectionHandover ? new Handover(toSuccessor(successor.process), listeningAddresses(machine.sockets.listeners)) : undefined)
       return { pid: ready.pid, generation, readyMs: signalToReadyMs }

@@ -211,8 +211,8 @@ export class Supervisor {
       const e = err as Error & { code?: string, cause?: unknown }
       if ((this.state as SupervisorState) === 'stopping') throw err
       this.state = 'serving'
-      this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       this.attempts.record(attempt, { state: 'failed', code: e.code, message: e.message, generation })
+      this.log.error({ event: 'supervisor.reload.failed', err: e, code: e.code, generation, details: e.cause }, `hot-restart supervisor: reload failed; still serving: ${e.message}`)
       // workers that crashed meanwhile are replaced now
       if (this.current!.workers.size < this.workers.count) this.restarts.restart()
       void this.notify('READY=1')

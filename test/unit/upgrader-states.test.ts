@@ -1,10 +1,14 @@
 // The generation's state machine (lib/upgrader.ts) in-process, in both modes, with fake processes
 // (test/helpers/fake-process.ts): each outcome of an upgrade, in milliseconds. The same outcomes
 // with real processes are in test/e2e/ (reload, failure, supervisor-signals).
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { resolveOptions, type HotRestartOptions } from '../../lib/options'
+import { statusPath } from '../../lib/pid-file'
 import { SUPERVISOR_ENV } from '../../lib/protocol'
 import { Upgrader, type Logger } from '../../lib/upgrader'
+import { tempDir } from '../helpers/app'
 import { fakeSelf, type FakeSelf } from '../helpers/fake-process'
 
 type Line = { level: string, obj: Record<string, unknown>, msg: string }
@@ -59,6 +63,22 @@ t.test('standalone: a successor that exits before it is ready: FST_HOT_RESTART_S
   await t.rejects(again, { message: /was killed by SIGKILL/ })
   t.same(self.exits, [])
   t.same(closed, [])
+})
+
+t.test('standalone: when upgrade.failed is logged, the status file already records the failure (what `reload` reads)', async t => {
+  const pidFile = join(tempDir(), 'app.pid')
+  const { upgrader, self, log } = serving(t, { pidFile })
+  const recorded: unknown[] = []
+  const error = log.error
+  log.error = (obj, msg) => {
+    if ((obj as { event?: string }).event === 'upgrade.failed') recorded.push(JSON.parse(readFileSync(statusPath(pidFile), 'utf8')).attempts['1'])
+    error(obj, msg)
+  }
+  const upgrading = upgrader.upgrade()
+  const successor = await self.next()
+  successor.exit(1)
+  await t.rejects(upgrading, { code: 'FST_HOT_RESTART_SUCCESSOR_EXITED' })
+  t.match(recorded, [{ state: 'failed', code: 'FST_HOT_RESTART_SUCCESSOR_EXITED', successorPid: successor.pid }])
 })
 
 t.test('standalone: a successor not ready within readyTimeout is killed: FST_HOT_RESTART_SUCCESSOR_TIMEOUT', async t => {

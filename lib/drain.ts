@@ -19,7 +19,7 @@ import https from 'node:https'
 import net from 'node:net'
 import tls from 'node:tls'
 import { CloseSpread } from './close-spread'
-import type { Handover } from './handover'
+import { drainsRunning, type Handover } from './handover'
 import { currentResponse, httpParser } from './node-internals'
 import { closeWhenLast, onRequest, responsesOf } from './responses'
 
@@ -156,8 +156,10 @@ export function stopAccepting (server: net.Server): void {
  * `idleGrace` ms: until then its client's next request is served with `Connection: close`,
  * and closing it cannot race that request. With `closeSpread` (ms), each socket that is not
  * handed over waits for its own moment in that window (close-spread.ts) before any of this.
+ * Until `arriving` settles (this process's predecessor has exited), connections may still be
+ * handed over to it (handover.ts): they are drained with the others, and the drain waits for it.
  */
-export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE, handover?: Handover, closeSpread = 0): Promise<DrainReport> {
+export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace = IDLE_GRACE, handover?: Handover, closeSpread = 0, arriving?: Promise<unknown>): Promise<DrainReport> {
   const started = performance.now()
   const sockets = new Set<TrackedSocket>()
   const states: Tracked[] = []
@@ -169,10 +171,12 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     if (handover?.keeps(req.socket) !== true) return spread.isDue(req.socket) ? markClose(req, res) : undefined
     res.once('finish', () => handover.move([req.socket]))
   }
+  const drained: net.Server[] = []
   for (const server of servers) {
     stopAccepting(server)
     const own = tracked.get(server)
     if (own === undefined) continue
+    drained.push(server)
     server.prependListener('request', onDrainRequest)
     for (const socket of own.sockets) sockets.add(socket)
     own.draining = true
@@ -195,6 +199,10 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
     const waiting = new Set<TrackedSocket>()
     const idleTimers = new Map<TrackedSocket, NodeJS.Timeout>()
     const done = (): void => {
+      for (const server of drained) {
+        server.removeListener('connection', follow)
+        drainsRunning.delete(server)
+      }
       clearInterval(ticker)
       clearTimeout(deadline)
       spread.stop()
@@ -240,14 +248,24 @@ export function drain (servers: Iterable<net.Server>, timeout: number, idleGrace
         }
       }
       if (waiting.size > 0) handover!.move(waiting)
-      if (sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
+      if (arrived && sockets.size === 0 && states.every(state => state.sessions.size === 0 && state.connections.size === 0)) done()
     }
-    for (const socket of sockets) {
+    const follow = (socket: TrackedSocket): void => {
+      sockets.add(socket)
       socket.once('close', () => sockets.delete(socket))
       if (socket.destroyed) sockets.delete(socket)
       else if (handover?.keeps(socket) === true) waiting.add(socket)
       else close(socket)
     }
+    for (const socket of sockets) follow(socket)
+    // accepting has stopped: a connection now is one handed over to this process just as it
+    // began to drain (handover.ts), drained with the others (its request answered first)
+    for (const server of drained) {
+      drainsRunning.add(server)
+      server.on('connection', follow)
+    }
+    let arrived = arriving === undefined
+    arriving?.then(() => { arrived = true }, /* c8 ignore next: a predecessor's exit does not reject */ () => { arrived = true })
     const ticker = setInterval(tick, SWEEP_EVERY)
     const deadline = setTimeout(() => {
       const left = [...sockets].filter(socket => !socket.destroyed)

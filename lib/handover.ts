@@ -268,22 +268,25 @@ function serverOn (receiver: Receiver, address: string): net.Server | undefined 
 /**
  * In a successor: adopts each connection its predecessor sends over this process's IPC channel
  * (`proc`; under a supervisor, the supervisor relays them), into the server that serves the
- * inherited listening socket it came from. A connection that no server here takes (the new code
- * no longer listens there, or this process drains already) is closed: its client sees an idle
- * connection close, which HTTP/1.1 clients retry. A message of another shape is not for this;
+ * inherited listening socket it came from; while this process drains, into a drain that still
+ * runs, which answers its request and closes it. A connection that no server here takes (the new
+ * code no longer listens there, or its drain is over) is closed: its client sees it close. A message of another shape is not for this;
  * one without its handle was a connection that closed on its way.
  * @param done resolves when nothing more can arrive (the predecessor has exited); without it,
  *   connections are taken until the remover is called
  * @returns a remover
  */
+/** The servers whose drain runs (drain.ts): one still takes a connection handed over to it. */
+export const drainsRunning = new WeakSet<net.Server>()
+
 export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done?: Promise<void>): () => void {
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isConnectionMessage(message)) return
     // from a predecessor, a net.Socket; relayed by the supervisor, the raw handle (see handover-relay.ts)
     const socket = handle instanceof net.Socket ? handle : isStreamHandle(handle) ? socketOnHandle(handle) : undefined
     if (socket === undefined) return
-    const server = receiver.draining ? undefined : serverOn(receiver, message.socket)
-    if (server === undefined) socket.destroy()
+    const server = serverOn(receiver, message.socket)
+    if (server === undefined || (receiver.draining && !drainsRunning.has(server))) socket.destroy()
     else adopt(server, socket)
   }
   const stop = (): void => { proc.removeListener('message', onMessage) }

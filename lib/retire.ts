@@ -28,12 +28,14 @@ export interface Retiring {
   log: Logger
   /** Called once the apps are closed, before the exit line (which whoever waits for it reads as "done"). */
   closed: () => void
+  /** While this process's predecessor may still hand it connections: settles once it has exited. */
+  arriving?: Promise<unknown>
 }
 
 /** Drains, runs the hooks, closes the apps and logs the exit line; rejects only if `closed` throws. */
-export async function retire ({ reason, upgrade, handover, generation, sockets, apps, drainHooks, atExitHooks, options, log, closed }: Retiring): Promise<void> {
+export async function retire ({ reason, upgrade, handover, generation, sockets, apps, drainHooks, atExitHooks, options, log, closed, arriving }: Retiring): Promise<void> {
   const servers = new Set<net.Server>([...sockets.listeners].map(l => l.server))
-  const draining = drain(servers, options.drainTimeout, options.idleGrace, handover, options.closeSpread)
+  const draining = drain(servers, options.drainTimeout, options.idleGrace, handover, options.closeSpread, arriving)
   publish(channels.drainStart, () => ({ reason, successorPid: upgrade?.successorPid, generation: upgrade?.generation ?? generation }))
   // the successor reads from its own copy of each UDP socket: this one stops reading
   for (const { socket } of [...sockets.datagrams]) stopReceiving(socket)

@@ -176,6 +176,47 @@ t.test('the successor takes a connection only from a connection message with its
   t.equal((proc as unknown as EventEmitter).listenerCount('message'), 0, 'it stops listening once the predecessor has gone')
 })
 
+t.test('a connection handed over just as this process begins to drain is served by that drain, not reset', async t => {
+  // under run, a stop right after a reload: the old worker's connection (its request sent, not
+  // read yet) reaches the new worker after the new worker was told to shut down
+  const { server } = await serve(t, (_req, res) => res.end('adopted'))
+  const proc = new EventEmitter() as unknown as NodeJS.Process
+  const entry = { fd: 3, kind: 'tcp' as const, address: '127.0.0.1', port: 3000, requested: { host: '127.0.0.1', port: 3000 } }
+  const receiver = { draining: false, sockets: { listeners: [{ server, inherited: entry }] } }
+  const stop = receiveConnections(proc, receiver)
+  t.teardown(stop)
+  const other = net.createServer()
+  await once(other.listen(0, '127.0.0.1'), 'listening')
+  t.teardown(() => other.close())
+  const accepted = once(other, 'connection')
+  const client = await connect((other.address() as net.AddressInfo).port)
+  t.teardown(() => client.close())
+  const [socket] = await accepted as [net.Socket]
+  receiver.draining = true
+  // this process has no connection of its own: its drain waits only for the predecessor
+  let exited!: () => void
+  const arriving = new Promise<void>(resolve => { exited = resolve })
+  let finished = false
+  const draining = drain([server], 10000, 200, undefined, 0, arriving).finally(() => { finished = true })
+  await new Promise(resolve => setImmediate(resolve))
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, socket)
+  client.write(client.get('/'))
+  const response = await client.next()
+  t.equal(response.body, 'adopted', 'its request is answered')
+  t.match(response.headers, { connection: 'close' }, 'with Connection: close')
+  if (!client.closed) await once(client.socket, 'close')
+  t.notOk(finished, 'the drain goes on while the predecessor may still move connections')
+  exited()
+  const report = await draining
+  t.equal(report.forced, 0, 'and ends once it has exited')
+  const acceptedLate = once(other, 'connection')
+  const late = await connect((other.address() as net.AddressInfo).port)
+  t.teardown(() => late.close())
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, (await acceptedLate)[0])
+  if (!late.closed) await once(late.socket, 'close')
+  t.ok(late.closed, 'once the drain is over, a connection handed over is closed')
+})
+
 t.test('a connection waiting to move that leaves HTTP (an upgrade completes) is drained as what cannot move', async t => {
   const { server, port } = await serve(t)
   server.on('upgrade', (_req, socket: net.Socket) => { socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n') })

@@ -11,6 +11,8 @@ export interface Predecessor {
   readonly alive: boolean
   /** Resolves when the predecessor has exited. */
   readonly exited: Promise<void>
+  /** True once the predecessor may hand this process connections (this process took over). */
+  readonly handingOver: boolean
   /**
    * Tells the predecessor that this process is ready, with its `successorNice` option (a
    * supervisor applies it to the next generation it spawns; a predecessor has its own).
@@ -30,6 +32,8 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     ? new Promise<void>(resolve => proc.once('disconnect', () => { alive = false; resolve() }))
     : Promise.resolve()
   proc.channel?.unref()
+  // a predecessor drains once it hears "ready"
+  let handingOver = false
   const send = (message: GenerationMessage): void => {
     if (!alive || typeof proc.send !== 'function') return
     try { proc.send(message) } catch {}
@@ -38,7 +42,11 @@ export function connectPredecessor (pid: number, proc: NodeJS.Process = process)
     pid,
     get alive () { return alive },
     exited,
-    sendReady (successorNice) { send({ hotRestart: 'ready', pid: proc.pid, ...(successorNice !== undefined && successorNice > 0 && { successorNice }) }) },
+    get handingOver () { return handingOver },
+    sendReady (successorNice) {
+      handingOver = alive
+      send({ hotRestart: 'ready', pid: proc.pid, ...(successorNice !== undefined && successorNice > 0 && { successorNice }) })
+    },
     sendError (err) {
       // a coded error keeps its code: `FastifyError [FST_HOT_RESTART_BAD_MANIFEST]: ...`
       const code = (err as { code?: unknown } | null)?.code

@@ -67,6 +67,8 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
   let predecessorAlive = hasPredecessor
   // the previous generation's pid, once the supervisor says (until then, the supervisor's)
   let predecessorPid = pid
+  // the previous generation drains towards this one once the supervisor says so ("predecessor")
+  let handingOver = false
   let predecessorExited!: () => void
   const exited = new Promise<void>(resolve => { predecessorExited = () => { predecessorAlive = false; resolve() } })
   if (!hasPredecessor) predecessorExited()
@@ -88,7 +90,10 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     if (reading === undefined) return
     if ('rejected' in reading) return reject(reading.rejected)
     const message: SupervisorMessage = reading.message
-    if (message.hotRestart === 'predecessor') predecessorPid = message.pid
+    if (message.hotRestart === 'predecessor') {
+      predecessorPid = message.pid
+      handingOver = predecessorAlive
+    }
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart === 'drain') handlers?.drain(message)
     if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown', message.stopDelay)
@@ -115,6 +120,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
       get pid () { return predecessorPid },
       get alive () { return predecessorAlive },
       exited,
+      get handingOver () { return handingOver },
       sendReady: (successorNice) => channel.sendReady(successorNice),
       sendError: (err) => channel.sendError(err)
     },

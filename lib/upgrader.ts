@@ -260,7 +260,7 @@ export class Upgrader implements Machine {
         atExitHooks: this.atExitHooks,
         options: this.options,
         log: this.log,
-        arriving: this.mode.predecessor?.alive === true ? this.mode.predecessor.exited : undefined, // it may still move connections here
+        arriving: this.mode.predecessor?.handingOver === true ? this.mode.predecessor.exited : undefined, // it may still move connections here
         closed: () => {
           if (reason === 'shutdown') this.mode.shutDown(listeners)
           this.dispose()

@@ -19,6 +19,9 @@ import { describeEntry, readGenerationMessage, STANDBY_ENV, SUPERVISOR_ENV, type
 import { unlinkEntry } from './socket-kinds'
 import { spawnSuccessor, type Successor } from './successor'
 
+/** After a worker's exit, how long its IPC channel may take to close (ms); it closes at once unless a child of it holds it. */
+const CHANNEL_GRACE = 1000
+
 /** How a worker is started. */
 export interface WorkerCommand {
   /** The app's command and arguments (`process.execPath`, `app.js`). */
@@ -164,12 +167,21 @@ export class Workers implements GroupSpawner {
     if (!spare) this.options.started(child.pid as number, generation)
     const worker: Worker = { child, pid: child.pid as number, generation, group: undefined, exited: Promise.resolve(), exit: undefined }
     worker.exited = new Promise<void>(resolve => child.once('exit', (code, signal) => {
-      worker.exit = { code, signal }
-      this.children.delete(worker)
-      const serving = this.options.serving()
-      if (worker.group !== undefined) this.left(worker, worker.group, serving === undefined ? [] : [serving])
-      this.options.exited(worker, code, signal)
-      resolve()
+      const gone = (): void => {
+        clearTimeout(timer)
+        child.removeListener('disconnect', gone)
+        worker.exit = { code, signal }
+        this.children.delete(worker)
+        const serving = this.options.serving()
+        if (worker.group !== undefined) this.left(worker, worker.group, serving === undefined ? [] : [serving])
+        this.options.exited(worker, code, signal)
+        resolve()
+      }
+      // what it sent just before it exited (a connection handed over, to relay) may be unread
+      // yet: its successors hear that it has gone once its channel has closed too
+      const timer = child.connected ? setTimeout(gone, CHANNEL_GRACE) : undefined
+      if (child.connected) child.once('disconnect', gone)
+      else gone()
     }))
     this.children.add(worker)
     let booting = true

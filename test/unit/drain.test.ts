@@ -41,6 +41,34 @@ t.test('https: a request in flight finishes with Connection: close; the drain th
   untrack()
 })
 
+t.test('a response whose headers went out before the drain (a stream) keeps them; the socket closes once idle after it', async t => {
+  let finish!: () => void
+  const server = http.createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write('first ')
+    finish = () => res.end('last')
+  })
+  const untrack = trackConnections(server)
+  t.teardown(() => { untrack(); server.close() })
+  await once(server.listen(0, '127.0.0.1'), 'listening')
+  const { port } = server.address() as net.AddressInfo
+  const agent = new http.Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  // resolves once the headers have arrived: the handler has run
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', agent }, resolve).on('error', reject)
+  })
+  const drained = drain([server], 10000, 100)
+  finish()
+  res.setEncoding('utf8')
+  let body = ''
+  for await (const chunk of res) body += chunk
+  t.equal(body, 'first last', 'the stream ends as it began')
+  t.equal(res.headers.connection, 'keep-alive', 'with the headers it sent before the drain')
+  const report = await drained
+  t.same([report.closedIdle, report.forced], [1, 0], 'then its socket is closed once idle')
+})
+
 t.test('stopAccepting on a server that does not listen, and a drain with nothing to drain', async t => {
   const server = http.createServer()
   stopAccepting(server)

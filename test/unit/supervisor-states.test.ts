@@ -52,6 +52,35 @@ function supervisor (options: { workers?: number, maxRestarts?: number, readyTim
 
 const orders = (child: FakeChild): unknown[] => child.sent.map(m => (m as { hotRestart: string }).hotRestart)
 
+t.test('a drained worker has gone once its channel has closed too: what it sent before its exit is relayed first', async t => {
+  const { s, worker, started } = supervisor()
+  const [gen1] = await started()
+  // its exit is seen while its channel still holds what it sent last (a connection handed over)
+  gen1!.onMessage = (message) => { if (message.hotRestart === 'drain') gen1!.emit('exit', 0, null) }
+  const reloading = s.reload('SIGHUP')
+  const gen2 = await worker()
+  gen2.ready()
+  await reloading
+  await new Promise(resolve => setImmediate(resolve))
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(orders(gen2), ['predecessor'], 'the new generation is not told yet')
+  const told = new Promise<void>(resolve => { gen2.onMessage = (m) => { if (m.hotRestart === 'predecessor-exited') resolve() } })
+  gen1!.connected = false
+  gen1!.emit('disconnect')
+  await told
+  t.same(orders(gen2), ['predecessor', 'predecessor-exited'], 'then it is')
+  // a channel that never closes (a child of the worker holds it): told a moment later anyway
+  gen2.onMessage = (message) => { if (message.hotRestart === 'drain') gen2.emit('exit', 0, null) }
+  const again = s.reload('SIGHUP')
+  const gen3 = await worker()
+  gen3.ready()
+  await again
+  await new Promise<void>(resolve => { gen3.onMessage = (m) => { if (m.hotRestart === 'predecessor-exited') resolve() } })
+  t.same(orders(gen3), ['predecessor', 'predecessor-exited'])
+  gen3.exit(0)
+  await s.stop()
+})
+
 t.test('a reload: the next generation is ready, the serving one drains; one reload at a time', async t => {
   const { s, log, worker, started } = supervisor()
   const [gen1] = await started()

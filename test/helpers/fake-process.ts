@@ -3,6 +3,7 @@
 // side (signals, exit, the IPC channel to a predecessor or a supervisor).
 import type { ChildProcess } from 'node:child_process'
 import { EventEmitter } from 'node:events'
+import type { Logger } from '../../lib/log'
 import type { ProcessSeam, Spawn } from '../../lib/process-seam'
 
 let nextPid = 900_000
@@ -146,4 +147,25 @@ export function fakeSelf ({ env = {}, parent }: { env?: NodeJS.ProcessEnv, paren
     children,
     next
   }
+}
+
+/** A line logged through fakeLogger. */
+export type Line = { level: string, obj: Record<string, unknown>, msg: string }
+/** A logger that keeps its lines; waitFor resolves with the first line of an event (from index `from`). */
+export function fakeLogger (): Logger & { lines: Line[], waitFor: (event: string, from?: number) => Promise<Line> } {
+  const lines: Line[] = []
+  const waiting = new Set<() => void>()
+  const at = (level: string) => (obj: object, msg: string) => {
+    lines.push({ level, obj: obj as Record<string, unknown>, msg })
+    for (const check of [...waiting]) check()
+  }
+  const waitFor = (event: string, from = 0): Promise<Line> => new Promise(resolve => {
+    const check = (): void => {
+      const line = lines.slice(from).find(l => l.obj.event === event)
+      if (line !== undefined) { waiting.delete(check); resolve(line) }
+    }
+    waiting.add(check)
+    check()
+  })
+  return { lines, waitFor, info: at('info'), warn: at('warn'), error: at('error') }
 }

@@ -8,27 +8,7 @@ import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { realPriority, SPARE_NICE, type Priority } from '../../lib/standby'
 import { Supervisor } from '../../lib/supervisor'
-import type { Logger } from '../../lib/upgrader'
-import { fakeSpawn, type FakeChild } from '../helpers/fake-process'
-
-type Line = { level: string, obj: Record<string, unknown>, msg: string }
-function logger (): Logger & { lines: Line[], waitFor: (event: string, from?: number) => Promise<Line> } {
-  const lines: Line[] = []
-  const waiting = new Set<() => void>()
-  const at = (level: string) => (obj: object, msg: string) => {
-    lines.push({ level, obj: obj as Record<string, unknown>, msg })
-    for (const check of [...waiting]) check()
-  }
-  const waitFor = (event: string, from = 0): Promise<Line> => new Promise(resolve => {
-    const check = (): void => {
-      const line = lines.slice(from).find(l => l.obj.event === event)
-      if (line !== undefined) { waiting.delete(check); resolve(line) }
-    }
-    waiting.add(check)
-    check()
-  })
-  return { lines, waitFor, info: at('info'), warn: at('warn'), error: at('error') }
-}
+import { fakeLogger as logger, fakeSpawn, type FakeChild } from '../helpers/fake-process'
 
 /** A priority that records what it was asked. */
 function fakePriority (raises: 'ok' | 'throw' = 'ok'): Priority & { calls: string[] } {

@@ -3,27 +3,7 @@
 // The same with real processes: test/e2e/supervisor*.test.ts.
 import t from 'tap'
 import { Supervisor } from '../../lib/supervisor'
-import type { Logger } from '../../lib/upgrader'
-import { fakeSpawn, type FakeChild } from '../helpers/fake-process'
-
-type Line = { level: string, obj: Record<string, unknown>, msg: string }
-function logger (): Logger & { lines: Line[], waitFor: (event: string, from?: number) => Promise<Line> } {
-  const lines: Line[] = []
-  const waiting = new Set<() => void>()
-  const at = (level: string) => (obj: object, msg: string) => {
-    lines.push({ level, obj: obj as Record<string, unknown>, msg })
-    for (const check of [...waiting]) check()
-  }
-  const waitFor = (event: string, from = 0): Promise<Line> => new Promise(resolve => {
-    const check = (): void => {
-      const line = lines.slice(from).find(l => l.obj.event === event)
-      if (line !== undefined) { waiting.delete(check); resolve(line) }
-    }
-    waiting.add(check)
-    check()
-  })
-  return { lines, waitFor, info: at('info'), warn: at('warn'), error: at('error') }
-}
+import { fakeLogger as logger, fakeSpawn, type FakeChild } from '../helpers/fake-process'
 
 function supervisor (options: { workers?: number, maxRestarts?: number, readyTimeout?: number } = {}) {
   const log = logger()

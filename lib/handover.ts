@@ -115,10 +115,7 @@ export interface HandoverReport {
   fellBack: number
 }
 
-/**
- * The predecessor's side: decides which connections are left to the hand-over and sends those
- * at a request boundary.
- */
+/** The predecessor's side: decides which connections are left to the hand-over and sends those at a request boundary. */
 export class Handover {
   readonly report: HandoverReport = { moved: 0, failed: 0, fellBack: 0 }
   private readonly target: HandoverTarget
@@ -250,35 +247,40 @@ export class Handover {
   }
 }
 
+/** The servers whose drain runs (drain.ts), until it ends: each still takes a connection handed over to it. */
+export const drainsRunning = new Set<net.Server>()
+
 /** The process that receives connections (the upgrader of a successor). */
 export interface Receiver {
-  /** True once it drains: a connection that arrives then is closed. */
+  /** True once it drains: a connection that arrives then goes to a drain that runs, or is closed. */
   readonly draining: boolean
-  readonly sockets: { readonly listeners: Iterable<Pick<Listener, 'server' | 'inherited'>> }
+  /** `listenerOf`: what a server listens or listened on, also once it has closed (see Sockets). */
+  readonly sockets: { readonly listeners: Iterable<Pick<Listener, 'server' | 'inherited'>>, listenerOf (server: net.Server): Pick<Listener, 'inherited'> | undefined }
 }
 
-/** The server of `receiver` that serves the inherited socket of that address, if any. */
+/**
+ * The server of `receiver` that serves the inherited socket of that address, if any. One that
+ * drains has stopped accepting and, with no connection left, closed and left the listeners: it
+ * is still the one until its drain ends (a stop right after a reload).
+ */
 function serverOn (receiver: Receiver, address: string): net.Server | undefined {
-  for (const { server, inherited } of receiver.sockets.listeners) {
-    if (inherited !== undefined && describeEntry(inherited) === address) return server
-  }
+  const serves = (inherited: SocketEntry | undefined): boolean => inherited !== undefined && describeEntry(inherited) === address
+  for (const { server, inherited } of receiver.sockets.listeners) if (serves(inherited)) return server
+  for (const server of drainsRunning) if (serves(receiver.sockets.listenerOf(server)?.inherited)) return server
   return undefined
 }
 
 /**
  * In a successor: adopts each connection its predecessor sends over this process's IPC channel
  * (`proc`; under a supervisor, the supervisor relays them), into the server that serves the
- * inherited listening socket it came from; while this process drains, into a drain that still
- * runs, which answers its request and closes it. A connection that no server here takes (the new
- * code no longer listens there, or its drain is over) is closed: its client sees it close. A message of another shape is not for this;
- * one without its handle was a connection that closed on its way.
+ * inherited listening socket it came from; while this process drains, into that server's drain
+ * while it runs, which answers its request and closes it. One that no server here takes (the new
+ * code no longer listens there, or its drain is over) is closed: its client sees it close. A
+ * message of another shape is not for this; one without its handle closed on its way.
  * @param done resolves when nothing more can arrive (the predecessor has exited); without it,
  *   connections are taken until the remover is called
  * @returns a remover
  */
-/** The servers whose drain runs (drain.ts): one still takes a connection handed over to it. */
-export const drainsRunning = new WeakSet<net.Server>()
-
 export function receiveConnections (proc: NodeJS.Process, receiver: Receiver, done?: Promise<void>): () => void {
   const onMessage = (message: unknown, handle: unknown): void => {
     if (!isConnectionMessage(message)) return

@@ -85,6 +85,8 @@ export interface SocketsLogger {
  */
 export class Sockets {
   readonly listeners = new Set<Listener>()
+  /** Each listener recorded, by its server, also once that server has closed (see listenerOf). */
+  private readonly recorded = new WeakMap<net.Server, Listener>()
   /** UDP sockets opened by name. */
   readonly datagrams = new Set<Datagram>()
   private readonly names = new WeakMap<net.Server, string>()
@@ -220,8 +222,18 @@ export class Sockets {
       this.log?.info({ address: server.address() }, 'hot-restart: no inherited socket matches; bound a new one')
     }
     this.listeners.add(listener)
+    this.recorded.set(server, listener)
     server.once('close', () => this.listeners.delete(listener))
     this.onListening?.(listener)
+  }
+
+  /**
+   * What `server` listens (or listened) on through this registry, also once it has closed and
+   * left `listeners`: a server that drains has stopped accepting, and closes once it has no
+   * connection left, yet it still takes the connections handed over to it (handover.ts).
+   */
+  listenerOf (server: net.Server): Listener | undefined {
+    return this.recorded.get(server)
   }
 
   /**

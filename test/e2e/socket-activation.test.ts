@@ -89,11 +89,10 @@ t.test('run: connections wait while the service is down (before it starts, acros
   let from = s.lines.length
   process.kill(first.pid, 'SIGHUP')
   await s.waitFor(l => l.event === 'supervisor.reload.ready' && l.pid === first.pid, 'a reload', from, 60_000)
-  // the stop comes once the reload is over (its old worker has exited): a stop in the very
-  // milliseconds after a reload is ready reset about 1 request in 12 runs (a hand-over defect
-  // not found yet, issue 12), which is not what this test is about
-  await s.waitFor(l => l.event === 'exit' && l.pid === first.servingPid, 'the reload\'s old worker to exit', 0, 60_000)
-  // a stop and a start: systemd (the shell) holds the socket meanwhile
+  // a stop and a start: systemd (the shell) holds the socket meanwhile. The stop comes right
+  // after the reload is ready, while the old worker may still hand its connections over to the
+  // new one, which then drains them (a connection that reached it once its drain had closed the
+  // listening socket was closed, its request unread: 1 reset in about 6 runs before the fix)
   from = s.lines.length
   process.kill(first.pid, 'SIGTERM')
   const stopped = await s.waitFor(l => l.event === 'supervisor.stopped' && l.pid === first.pid, 'the first supervisor to stop', from, 60_000)
@@ -101,7 +100,6 @@ t.test('run: connections wait while the service is down (before it starts, acros
   from = s.lines.length
   process.kill(second.pid, 'SIGHUP')
   await s.waitFor(l => l.event === 'supervisor.reload.ready' && l.pid === second.pid, 'a reload of the second', from, 60_000)
-  await s.waitFor(l => l.event === 'exit' && l.pid === second.servingPid, 'its old worker to exit', from, 60_000)
   const servedAfter = client.outcomes.length
   // bounded: at most 60 s
   for (let i = 0; i < 6000 && client.outcomes.length < servedAfter + 5; i++) await new Promise(resolve => setTimeout(resolve, 10))

@@ -143,7 +143,7 @@ t.test('the successor takes a connection only from a connection message with its
   const done = new Promise<void>(resolve => { gone = resolve })
   const entry = { fd: 3, kind: 'tcp' as const, address: '127.0.0.1', port: 3000, requested: { host: '127.0.0.1', port: 3000 } }
   // a listener bound here (none inherited) is never a connection's destination
-  const receiver = { draining: false, sockets: { listeners: [{ server: http.createServer() }, { server, inherited: entry }] } }
+  const receiver = { draining: false, sockets: { listeners: [{ server: http.createServer() }, { server, inherited: entry }], listenerOf: () => undefined } }
   receiveConnections(proc, receiver, done)
   const other = net.createServer()
   await once(other.listen(0, '127.0.0.1'), 'listening')
@@ -182,7 +182,7 @@ t.test('a connection handed over just as this process begins to drain is served 
   const { server } = await serve(t, (_req, res) => res.end('adopted'))
   const proc = new EventEmitter() as unknown as NodeJS.Process
   const entry = { fd: 3, kind: 'tcp' as const, address: '127.0.0.1', port: 3000, requested: { host: '127.0.0.1', port: 3000 } }
-  const receiver = { draining: false, sockets: { listeners: [{ server, inherited: entry }] } }
+  const receiver = { draining: false, sockets: { listeners: [{ server, inherited: entry }], listenerOf: () => undefined } }
   const stop = receiveConnections(proc, receiver)
   t.teardown(stop)
   const other = net.createServer()

@@ -32,7 +32,7 @@ t.test('the window by phase: while the successor boots, while connections move, 
   // in flight at the trigger, then one request in each phase, then one outside
   const phased = { starts: [900, 1100, 1350, 1600, 2500], latencies: [200, 7, 9, 11, 1], kinds: ['ok', 'ok', 'ok', 'ok', 'ok'], details: {} }
   const s = summarizeRun(phased, reloads)
-  t.same(Object.fromEntries(Object.entries(s.latencyByPhase).map(([phase, l]) => [phase, [l.count, l.max]])),
+  t.same(Object.fromEntries(Object.entries(s.latencyByPhase as Record<string, { count: number, max: number }>).map(([phase, l]) => [phase, [l.count, l.max]])),
     { boot: [2, 200], handover: [1, 9], after: [1, 11] })
   // the second reload's boot follows the first's tail
   const two = summarizeRun(phased, [...reloads, { triggeredAt: 2400, listeningAt: 2600, doneAt: 2700, drainMs: [] }])

@@ -16,6 +16,23 @@ function perReload (reloads, key) {
 const latency = (s) => ({ count: s.count, p50: round(s.p50, 2), p99: round(s.p99, 2), max: round(s.max, 1), slow: s.slow })
 
 /**
+ * The part of its reload a request inside a window started in: `boot` (from the trigger to the
+ * successor's listen: the predecessor serves alone while its successor boots), `handover` (to
+ * the predecessor's exit: connections move or drain) or `after` (the window's tail: the new
+ * process alone). A request that started before the trigger and overlaps it counts as `boot`.
+ * @param {number} start
+ * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number }>} reloads in time order
+ */
+function phaseOf (start, reloads) {
+  let phase = 'boot'
+  for (const r of reloads) {
+    if (start < r.triggeredAt) break
+    phase = start < r.listeningAt ? 'boot' : start <= r.doneAt ? 'handover' : 'after'
+  }
+  return phase
+}
+
+/**
  * @param {{ starts: number[], latencies: number[], kinds: string[], details: object }} rec
  *   every request (starts relative to the run's t0)
  * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[], predecessorCpuMs?: number[], predecessorStallMs?: number[], successorStallMs?: number[] }>} reloads
@@ -28,6 +45,8 @@ function summarizeRun (rec, reloads, from = 0) {
   const failures = Object.fromEntries(CLASSES.map(c => [c, 0]))
   const okIn = []
   const okOut = []
+  const okByPhase = { boot: [], handover: [], after: [] }
+  const ordered = [...reloads].sort((a, b) => a.triggeredAt - b.triggeredAt)
   let requests = 0
   let inWindows = 0
   let failedInWindows = 0
@@ -42,6 +61,7 @@ function summarizeRun (rec, reloads, from = 0) {
       continue
     }
     ;(inside[i] === 1 ? okIn : okOut).push(rec.latencies[i])
+    if (inside[i] === 1) okByPhase[phaseOf(rec.starts[i], ordered)].push(rec.latencies[i])
   }
   const failed = CLASSES.reduce((n, c) => n + failures[c], 0)
   // connections the client had to open (a new one per request in W2; after the warm-up, a
@@ -63,6 +83,8 @@ function summarizeRun (rec, reloads, from = 0) {
     failedInWindows,
     latencyOutside: latency(summarize(okOut)),
     latencyWindow: latency(summarize(okIn)),
+    // where in the window the slow requests are
+    latencyByPhase: Object.fromEntries(Object.entries(okByPhase).map(([phase, l]) => [phase, latency(summarize(l))])),
     latencyAll: latency(summarize(okOut.concat(okIn))),
     handoverMs: { p50: round(handover.p50), p99: round(handover.p99), max: round(handover.max) },
     drainMs: { p50: round(drain.p50), p99: round(drain.p99), max: round(drain.max) },

@@ -52,6 +52,12 @@ function timingTable (results) {
  * the longest event-loop stall of the predecessor (same span) and of the successor (its listen()
  * to the predecessor's exit). Empty when no run measured them.
  */
+/** `boot / handover / after` p99 (request count) of a run's window, or '-' (an older results file). */
+function phases (byPhase) {
+  if (byPhase === undefined) return '-'
+  return ['boot', 'handover', 'after'].map(p => byPhase[p].count === 0 ? '-' : `${f(byPhase[p].p99, 1)} (${byPhase[p].count})`).join(' / ')
+}
+
 function reloadCostTable (results) {
   const runs = results.runs.filter(r => r.reloads > 0 && r.predecessorCpuMs !== undefined)
   if (runs.length === 0) return ''
@@ -61,9 +67,10 @@ function reloadCostTable (results) {
     const ratio = steady === undefined ? '' : ` (${f(r.latencyWindow.p99 / steady.latencyAll.p99, 2)}x)`
     return [r.subject, r.workload, steady === undefined ? '-' : f(steady.latencyAll.p99, 2), `${f(r.latencyWindow.p99, 2)}${ratio}`,
       `${f(r.handoverMs.p50, 0)} / ${f(r.handoverMs.p99, 0)}`,
-      pm(r.predecessorCpuMs), pm(r.predecessorStallMs), pm(r.successorStallMs)]
+      phases(r.latencyByPhase), pm(r.predecessorCpuMs), pm(r.predecessorStallMs), pm(r.successorStallMs)]
   })
   return table(['subject', 'workload', 'steady p99 (ms)', 'reload-window p99 (ms)', 'handover p50 / p99 (ms)',
+    'window p99 (requests) while the successor boots / while connections move or drain / after (ms)',
     'predecessor CPU, ready -> exit, p50 / max (ms)', 'predecessor\'s longest stall, p50 / max (ms)', 'successor\'s longest stall, p50 / max (ms)'], rows)
 }
 

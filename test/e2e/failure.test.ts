@@ -11,6 +11,9 @@ import { request } from '../helpers/http'
 import { exitLine } from '../helpers/log-lines'
 import { alive } from '../helpers/proc'
 
+// each test boots its own processes on port 0: two at a time
+t.jobs = 2
+
 t.test('SIGTERM to the predecessor while its successor boots: the successor is stopped, the predecessor shuts down', async t => {
   const bootFile = join(tempDir('fhr-'), 'boot')
   writeFileSync(bootFile, 'hang')

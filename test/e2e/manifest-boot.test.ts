@@ -38,6 +38,8 @@ async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'i
 }
 
 t.test('manifests that cannot be trusted', async t => {
+  // each case is a boot of its own: four at a time
+  t.jobs = 4
   const base = { version: 1, pid: process.pid, generation: 2, cwd: process.cwd() }
   const server = net.createServer()
   await once(server.listen(0, '127.0.0.1'), 'listening')

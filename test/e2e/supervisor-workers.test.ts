@@ -16,6 +16,8 @@ import { portOf, predecessorGone, startSupervisor, type Supervised } from '../he
 // 5 generations of 2 workers and 3 more supervisors: 118 s at load average 17 with compiled
 // fixtures, 130 s before them; tap's default budget per file is 120 s
 t.setTimeout(360000)
+// each test starts its own supervisors on port 0: two at a time
+t.jobs = 2
 
 async function cliReload (pidFile: string): Promise<{ code: number, out: string, err: string }> {
   let out = ''

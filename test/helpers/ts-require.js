@@ -7,6 +7,8 @@
 // missing or older than the source is compiled here, alone, as build-fixtures.js would.
 // The module keeps its own path (its __dirname, its stack traces, coverage of lib/*.ts): the
 // source map goes inline, naming the .ts file beside it.
+// the processes the tests start get processinfo by `--require`, not by its loader thread
+require('./child-hooks.js')
 const { readFileSync, statSync } = require('node:fs')
 const { basename, join, relative, resolve } = require('node:path')
 

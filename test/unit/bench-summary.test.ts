@@ -28,6 +28,17 @@ t.test('failures by class, requests in the windows, latency in and out', async t
   t.equal(s.reloads, 1)
 })
 
+t.test('the window by phase: while the successor boots, while connections move, after', async t => {
+  // in flight at the trigger, then one request in each phase, then one outside
+  const phased = { starts: [900, 1100, 1350, 1600, 2500], latencies: [200, 7, 9, 11, 1], kinds: ['ok', 'ok', 'ok', 'ok', 'ok'], details: {} }
+  const s = summarizeRun(phased, reloads)
+  t.same(Object.fromEntries(Object.entries(s.latencyByPhase as Record<string, { count: number, max: number }>).map(([phase, l]) => [phase, [l.count, l.max]])),
+    { boot: [2, 200], handover: [1, 9], after: [1, 11] })
+  // the second reload's boot follows the first's tail
+  const two = summarizeRun(phased, [...reloads, { triggeredAt: 2400, listeningAt: 2600, doneAt: 2700, drainMs: [] }])
+  t.same(two.latencyByPhase.boot.count, 3)
+})
+
 t.test('a run without reloads: nothing in a window', async t => {
   const s = summarizeRun(rec, [])
   t.equal(s.requests, 9)
@@ -50,6 +61,6 @@ t.test('what a reload costs the processes: p50 and max of what each reload measu
   const steady = { subject: 'hot', workload: 'W1', reloads: 0, ...summarizeRun(rec, [], 100) }
   const text = reloadCostTable({ runs: [steady, { subject: 'hot', workload: 'W1', ...s }] })
   t.match(text, /\| predecessor CPU, ready -> exit, p50 \/ max \(ms\) \|/, 'the header')
-  t.match(text, /\| hot \| W1 \| 1,500 \| 1,500 \(1x\) \| 200 \/ 300 \| 40 \/ 60 \| 8 \/ 12 \| 30 \/ 30 \|/, 'one row per run with reloads')
+  t.match(text, /\| hot \| W1 \| 1,500 \| 1,500 \(1x\) \| 200 \/ 300 \| 1,500 \(2\) \/ - \/ - \| 40 \/ 60 \| 8 \/ 12 \| 30 \/ 30 \|/, 'one row per run with reloads')
   t.equal(reloadCostTable({ runs: [steady, { subject: 'naive', workload: 'W1', ...summarizeRun(rec, reloads, 100) }] }), '', 'no table when no run measured it')
 })

@@ -1,5 +1,8 @@
 'use strict'
-// tap's `before` script: compiles lib/ and test/ (test/package/ aside) to .build/ (JavaScript
+// tap's `before` script, and `npm test`'s step before tap (tap lists the files its
+// `coverage-exclude` globs match as it starts, before the `before` script: in a fresh clone,
+// without .build/ there yet, the compiled fixtures were not excluded and coverage fell short):
+// compiles lib/ and test/ (test/package/ aside) to .build/ (JavaScript
 // with source maps). The programs the tests spawn then start in plain node, not through a
 // TypeScript loader (measured: a boot took 11-14 s at load average 15, 2 s compiled), and their
 // coverage is mapped back to lib/*.ts through the source maps; the test files themselves run

@@ -92,7 +92,8 @@ t.test('reload against a real server: one line when not a terminal; progress on 
     const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] })
     let output = ''
     child.stdout.setEncoding('utf8').on('data', (s: string) => { output += s })
-    const [code] = await once(child, 'exit')
+    // 'close', not 'exit': the output may still be on its way when the process has exited
+    const [code] = await once(child, 'close')
     t.equal(code, EXIT.ok, output)
     t.match(output, /\rreload: successor \d+ \(generation 4\) booting…/, 'the progress line on the terminal')
     t.match(output, /reloaded: \d+ -> \d+ \(generation 4\) in \d+ ms\r?\n/)

@@ -33,7 +33,8 @@ async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'i
   })
   child.stderr!.on('data', d => { output += d })
   t.teardown(() => { child.kill('SIGKILL') })
-  const [code] = await once(child, 'exit')
+  // 'close', not 'exit': the output may still be on its way when the process has exited
+  const [code] = await once(child, 'close')
   return { code, output, reported }
 }
 

@@ -82,7 +82,8 @@ t.test('a successor handed a UDP socket bound elsewhere than its manifest says f
   let output = ''
   child.stdout!.on('data', d => { output += d })
   child.stderr!.on('data', d => { output += d })
-  const [code] = await once(child, 'exit')
+  // 'close', not 'exit': the output may still be on its way when the process has exited
+  const [code] = await once(child, 'close')
   t.not(code, 0, 'the boot failed')
   t.match(output, /FST_HOT_RESTART_BAD_MANIFEST/)
   t.match(output, new RegExp(`fd 3 is bound to .*${port}.*, not to 127\\.0\\.0\\.1:${manifest.sockets[0]!.port} as the manifest says`))

@@ -88,7 +88,8 @@ t.test('a manifest whose tcp fd is a unix socket fails the boot with BAD_MANIFES
   let output = ''
   child.stdout!.on('data', d => { output += d })
   child.stderr!.on('data', d => { output += d })
-  const [code] = await once(child, 'exit')
+  // 'close', not 'exit': the output may still be on its way when the process has exited
+  const [code] = await once(child, 'close')
   t.not(code, 0, 'the boot fails')
   t.match(reported, /FST_HOT_RESTART_BAD_MANIFEST.*fd 3 is bound to/, 'the predecessor is told why, with the code')
   t.notMatch(output, /TypeError/)

@@ -10,7 +10,7 @@ const { join, relative } = require('node:path')
 const { parseArgs } = require('node:util')
 const { runBounded } = require('./lib/bounded')
 const { startReports } = require('./lib/reports')
-const { SUBJECTS, killAll } = require('./lib/subjects')
+const { SUBJECTS, NAMES: CONTROLS, killAll } = require('./lib/subjects')
 const { pm2Subject, pm2Unavailable, killPm2, INSTANCES } = require('./lib/pm2')
 const { WORKLOADS, MODES } = require('./lib/workloads')
 const { runOne, measureBoot, measureHandover, measureThroughput } = require('./lib/run')
@@ -54,7 +54,8 @@ const NAMES = {
   nicewarm: 'fastify-hot-restart (successorNice: 10, warmup: 1,000 requests)',
   naive: 'naive restart',
   close: 'server.close() drain',
-  pm2: `pm2 reload (cluster, ${INSTANCES} workers)`
+  pm2: `pm2 reload (cluster, ${INSTANCES} workers)`,
+  ...CONTROLS
 }
 
 const tty = process.stderr.isTTY

@@ -9,6 +9,8 @@ const { join } = require('node:path')
 const APP = join(__dirname, '..', 'app.js')
 /** The longest a reload or a stop may take before the run fails (ms). */
 const STEP_TIMEOUT = 30000
+/** Names of the subjects that are not a way to reload (bench.js has the others'). */
+const NAMES = { beside: 'control: a copy of the app boots beside it, nothing is replaced' }
 
 /**
  * @typedef {object} ReloadTimings
@@ -95,6 +97,39 @@ function handOver (name, subject, ctx, env = {}) {
   }
 }
 
+/**
+ * The control of a reload's window: the served app is never replaced. Its "reload" boots a
+ * second copy of it on a port of its own, waits until that copy listens, and stops it. What
+ * these windows cost the clients is what a successor's boot beside the server costs on this
+ * machine, whatever the successor then does: the floor of every reload that boots one.
+ */
+function bootBeside (ctx) {
+  let current
+  return {
+    name: NAMES.beside,
+    async start () {
+      current = await boot(ctx, 'hot', { PID_FILE: join(ctx.dir, 'beside.pid') })
+      return current
+    },
+    serving: () => [current.pid],
+    async reload () {
+      const triggeredAt = performance.now()
+      const copy = await boot(ctx, 'hot', { PID_FILE: join(ctx.dir, 'beside-copy.pid') })
+      await terminate(ctx, copy.pid)
+      const gone = ctx.reports.processes.get(copy.pid)
+      return {
+        triggeredAt,
+        listeningAt: copy.listeningAt,
+        doneAt: gone.exitedAt,
+        drainMs: [gone.exitedAt - (gone.drainingAt ?? gone.exitedAt)],
+        from: [current.pid],
+        to: [current.pid]
+      }
+    },
+    async stop () { await terminate(ctx, current.pid) }
+  }
+}
+
 /** Naive restart: stop the process (its graceful SIGTERM), then start a new one on the port. */
 function naive (ctx) {
   let current
@@ -145,8 +180,9 @@ const SUBJECTS = {
   nice: (ctx) => handOver('fastify-hot-restart (successorNice: 10)', 'hot', ctx, { BENCH_NICE: '10' }),
   warm: (ctx) => handOver('fastify-hot-restart (warmup: 1,000 requests)', 'hot', ctx, { BENCH_WARMUP: '1000' }),
   nicewarm: (ctx) => handOver('fastify-hot-restart (successorNice: 10, warmup: 1,000 requests)', 'hot', ctx, { BENCH_NICE: '10', BENCH_WARMUP: '1000' }),
+  beside: bootBeside,
   naive,
   close: (ctx) => handOver('server.close() drain', 'close', ctx)
 }
 
-module.exports = { SUBJECTS, boot, terminate, killAll, spawnApp, STEP_TIMEOUT }
+module.exports = { SUBJECTS, NAMES, boot, terminate, killAll, spawnApp, STEP_TIMEOUT }

@@ -21,6 +21,7 @@ const NAMES = { beside: 'control: a copy of the app boots beside it, nothing is 
  * @property {number[]} drainMs per predecessor: draining -> exited
  * @property {number[]} [predecessorCpuMs] per predecessor: its CPU from its successor's ready to its exit
  * @property {number[]} [predecessorStallMs] per predecessor: its longest event-loop stall over that time
+ * @property {number[]} [predecessorBootStallMs] per predecessor: its longest stall from the signal to its successor's ready
  * @property {number[]} [successorStallMs] per successor: its longest stall from its listen() to its predecessor's exit
  * @property {number[]} from pids replaced
  * @property {number[]} to pids serving after
@@ -87,6 +88,7 @@ function handOver (name, subject, ctx, env = {}) {
         ...subject === 'hot' && {
           predecessorCpuMs: [old.exitCpuMs],
           predecessorStallMs: [old.exitStallMs],
+          predecessorBootStallMs: [old.exitBootStallMs],
           successorStallMs: [settled.settledStallMs]
         },
         from: [from.pid],

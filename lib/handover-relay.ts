@@ -56,32 +56,43 @@ export class ConnectionRelay {
   /**
    * Takes a message a worker sent, if it is a connection: sends it on, with its handle, to one of
    * `heirs` (the workers of the generation that serves now; none when the sender serves in it).
+   * A connection sent with `credit` is answered `relayed` to its sender (`from`) once it has
+   * left here or been dropped: the sender gives the next one then (via-supervisor.ts), so that
+   * connections wait in the sender, which serves them meanwhile, and not unread here.
    * @returns whether the message was a connection (taken here); anything else is the caller's
    */
-  forward (message: unknown, handle: unknown, heirs: Iterable<{ child: ChildProcess }> | undefined): boolean {
+  forward (message: unknown, handle: unknown, heirs: Iterable<{ child: ChildProcess }> | undefined, from?: Pick<ChildProcess, 'send' | 'connected'>): boolean {
     if (!isConnectionMessage(message)) return false
+    const credit = (): void => {
+      // with a callback, a channel that closed meanwhile is no uncaught 'error'
+      if (message.credit === true && from?.connected === true) from.send({ hotRestart: 'relayed' }, () => {})
+    }
     // without its handle, the connection closed on its way: nothing to send on
-    if (!isStreamHandle(handle)) return true
+    if (!isStreamHandle(handle)) {
+      credit()
+      return true
+    }
     const children = [...heirs ?? []].map(heir => heir.child)
-    this.send(children, message, handle, children.length)
+    this.send(children, message, handle, children.length, credit)
     return true
   }
 
-  /** Sends to the next child in turn; one whose send fails leaves it to the next, `tries` times. */
-  private send (children: ChildProcess[], message: ConnectionMessage, handle: StreamHandle, tries: number): void {
+  private send (children: ChildProcess[], message: ConnectionMessage, handle: StreamHandle, tries: number, credit: () => void): void {
     if (tries === 0) {
       this.report.dropped++
       handle.close()
+      credit()
       this.log.warn({ event: 'supervisor.connection.dropped', socket: message.socket, dropped: this.report.dropped },
         'hot-restart supervisor: no process of the serving generation could take a connection handed over; closed it')
       return
     }
     const child = children[this.turn++ % children.length] as ChildProcess
     child.send({ hotRestart: 'connection', socket: message.socket }, handle as never, (err: Error | null) => {
-      if (err !== null) return this.send(children, message, handle, tries - 1)
+      if (err !== null) return this.send(children, message, handle, tries - 1, credit)
       this.report.relayed++
       // the handle has left (the kernel holds the connection until the worker receives it)
       handle.close()
+      credit()
     })
   }
 }

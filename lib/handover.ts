@@ -66,7 +66,7 @@ export function adopt (server: net.Server, socket: net.Socket): void {
 
 /**
  * Where the predecessor sends connections: the successor's IPC channel, or the supervisor's
- * (handover-relay.ts). `handle` is the socket's (reading stopped). `done` is called once the
+ * (via-supervisor.ts). `handle` is the socket's (reading stopped). `done` is called once the
  * handle has left (`null`), or with the error that kept it from leaving.
  */
 export interface HandoverTarget {
@@ -76,16 +76,6 @@ export interface HandoverTarget {
 /** The standalone target: the successor's own IPC channel (the socket travels; Node closes its handle here once sent). */
 export function toSuccessor (successor: Pick<ChildProcess, 'send'>): HandoverTarget {
   return { send: (message, socket, _handle, done) => { successor.send(message, socket, { keepOpen: false }, done) } }
-}
-
-/**
- * The target under a supervisor (`run`): the supervisor's IPC channel (`proc`), which relays the
- * connection to the new generation. The raw handle is sent, not the net.Socket, so that the
- * supervisor does not read from it (see handover-relay.ts); it stays open here until it has left,
- * then the Handover closes it.
- */
-export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>): HandoverTarget {
-  return { send: (message, _socket, handle, done) => { proc.send!(message, handle as never, done) } }
 }
 
 /**

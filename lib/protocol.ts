@@ -15,11 +15,12 @@
  * | generation -> supervisor        | `socket` (entry) + handle | a copy of a socket it serves; only before `ready` |
  * | generation -> supervisor        | `upgrade` (id)       | run a reload (its signal or `upgrade()`), answer `upgraded` |
  * | supervisor -> generation        | `upgraded` (id, result or error) | the outcome of that reload |
- * | supervisor -> generation        | `drain` (successorPid, generation, signalToReadyMs) | the next generation is ready: drain and exit |
+ * | supervisor -> generation        | `drain` (successorPid, generation, signalToReadyMs, relayCredits) | the next generation is ready: drain and exit (relayCredits: it answers `relayed`) |
  * | supervisor -> generation        | `shutdown` (stopDelay when it stops) | drain and exit (the supervisor stops, or the generation failed) |
  * | supervisor -> generation        | `predecessor` (pid)  | the generation this one replaces, while it drains |
  * | supervisor -> generation        | `predecessor-exited` | no predecessor is left |
- * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket) + handle | a kept-alive connection handed over (see handover.ts) |
+ * | predecessor -> successor, generation -> supervisor -> generation | `connection` (socket, credit) + handle | a kept-alive connection handed over (see handover.ts) |
+ * | supervisor -> generation        | `relayed`            | a connection sent with `credit` has been passed on (or dropped): the next may come (via-supervisor.ts) |
  * | spare -> supervisor             | `standing-by` (pid)  | a hot standby's spare has booted; every listen() waits for `go` (spare.ts) |
  * | supervisor -> spare             | `go`                 | take over: listen on the inherited sockets, then say `ready` (standby.ts) |
  */
@@ -84,18 +85,28 @@ export interface DrainOrder {
   successorPid: number
   generation: number
   signalToReadyMs: number
+  /**
+   * The supervisor answers `relayed` for each connection sent with `credit` (via-supervisor.ts).
+   * Absent from an older supervisor, which a generation of newer code may run under.
+   */
+  relayCredits?: boolean
 }
 
 /**
  * A kept-alive connection handed over: its handle travels with the message, `socket` names the
  * listening socket that accepted it (`describeEntry`), which the receiver serves too.
  */
-export interface ConnectionMessage { hotRestart: 'connection', socket: string }
+export interface ConnectionMessage {
+  hotRestart: 'connection'
+  socket: string
+  /** To the supervisor: answer `relayed` once it has passed this one on (or dropped it). */
+  credit?: true
+}
 
 /** Whether `m` is a connection message of the right shape. */
 export function isConnectionMessage (m: unknown): m is ConnectionMessage {
   const c = m as Partial<ConnectionMessage> | null
-  return typeof c === 'object' && c !== null && c.hotRestart === 'connection' && typeof c.socket === 'string' && c.socket !== ''
+  return typeof c === 'object' && c !== null && c.hotRestart === 'connection' && typeof c.socket === 'string' && c.socket !== '' && (c.credit === undefined || c.credit === true)
 }
 
 /** Messages from a generation to the process that started it (its predecessor or the supervisor). */
@@ -114,6 +125,7 @@ export type SupervisorMessage =
   | { hotRestart: 'predecessor', pid: number }
   | { hotRestart: 'predecessor-exited' }
   | { hotRestart: 'go' }
+  | { hotRestart: 'relayed' }
   | ConnectionMessage
   | { hotRestart: 'upgraded', id: number, result?: UpgradeResult, error?: { code?: string, message: string } }
 
@@ -170,7 +182,7 @@ export function readGenerationMessage (raw: unknown): Reading<GenerationMessage>
     case 'error': why = typeof m.message === 'string' ? undefined : '"message" is not a string'; break
     case 'socket': why = checkSocketEntry(m.entry); break
     case 'upgrade': why = isInt(m.id, 1) ? undefined : '"id" is not a positive integer'; break
-    case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
+    case 'connection': why = isConnectionMessage(m) ? undefined : typeof m.socket === 'string' && m.socket !== '' ? '"credit" is not true' : NO_SOCKET; break
     default: why = 'unknown type'
   }
   return why === undefined ? { message: m as unknown as GenerationMessage } : { rejected: `${JSON.stringify(m.hotRestart)}: ${why}` }
@@ -184,11 +196,12 @@ export function readSupervisorMessage (raw: unknown): Reading<SupervisorMessage>
   switch (m.hotRestart) {
     case 'drain':
       why = isInt(m.successorPid, 1) && isInt(m.generation, 1) && isInt(m.signalToReadyMs, 0) ? undefined : 'needs "successorPid", "generation" and "signalToReadyMs"'
+      if (why === undefined && m.relayCredits !== undefined && typeof m.relayCredits !== 'boolean') why = '"relayCredits" is not a boolean'
       break
     case 'shutdown': why = m.stopDelay === undefined || isInt(m.stopDelay, 0) ? undefined : '"stopDelay" is not a non-negative integer'; break
-    case 'predecessor-exited': case 'go': break
+    case 'predecessor-exited': case 'go': case 'relayed': break
     case 'predecessor': why = isInt(m.pid, 1) ? undefined : '"pid" is not a pid'; break
-    case 'connection': why = isConnectionMessage(m) ? undefined : NO_SOCKET; break
+    case 'connection': why = isConnectionMessage(m) ? undefined : typeof m.socket === 'string' && m.socket !== '' ? '"credit" is not true' : NO_SOCKET; break
     case 'upgraded': {
       const error = m.error
       const failed = isObject(error) && typeof error.message === 'string' && (error.code === undefined || typeof error.code === 'string')

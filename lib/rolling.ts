@@ -68,7 +68,7 @@ export async function rollOver (workers: Workers, old: Group, hooks: RollHooks):
     if (replaced === undefined) continue
     workers.draining.add(old)
     workers.send(worker, { hotRestart: 'predecessor', pid: replaced.pid })
-    workers.send(replaced, { hotRestart: 'drain', successorPid: worker.pid, generation, signalToReadyMs: Math.round(performance.now() - hooks.started) })
+    workers.send(replaced, { hotRestart: 'drain', successorPid: worker.pid, generation, signalToReadyMs: Math.round(performance.now() - hooks.started), relayCredits: true })
     await replaced.exited
     hooks.log.info({ event: 'supervisor.roll.replaced', step, of: workers.count, servingPid: worker.pid, replacedPid: replaced.pid, generation },
       `hot-restart supervisor: rolling reload: worker ${step} of ${workers.count} replaced`)

@@ -12,7 +12,7 @@
  */
 import { SupervisorExitedError } from './errors'
 import type { Logger } from './log'
-import { Handover, listeningAddresses, receiveConnections, viaSupervisor } from './handover'
+import { Handover, listeningAddresses, receiveConnections } from './handover'
 import { FIRST_FD } from './manifest'
 import type { GenerationMode } from './mode'
 import { connectPredecessor, type Predecessor } from './predecessor'
@@ -21,6 +21,7 @@ import { entryOf, handleOf } from './socket-kinds'
 import { standBy } from './spare'
 import type { Datagram, Listener } from './sockets'
 import { stopAfterDelay } from './stop-delay'
+import { viaSupervisor } from './via-supervisor'
 
 export { SUPERVISOR_ENV }
 export type { DrainOrder, SupervisorMessage }
@@ -33,6 +34,8 @@ export interface SupervisorHandlers {
    * `stopDelay` is set when the supervisor stops (its `--stop-delay`, 0 by default).
    */
   shutdown (why: 'shutdown' | 'disconnect', stopDelay?: number): void
+  /** The supervisor has passed on a connection this process sent with `credit` (via-supervisor.ts). */
+  relayed (): void
 }
 
 export interface SupervisorLink {
@@ -96,6 +99,7 @@ export function connectSupervisor (hasPredecessor: boolean, log: Logger, proc: N
     }
     if (message.hotRestart === 'predecessor-exited') predecessorExited()
     if (message.hotRestart === 'drain') handlers?.drain(message)
+    if (message.hotRestart === 'relayed') handlers?.relayed()
     if (message.hotRestart === 'shutdown') handlers?.shutdown('shutdown', message.stopDelay)
     if (message.hotRestart !== 'upgraded') return
     const waiting = pending.get(message.id)
@@ -165,12 +169,18 @@ export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.
       const stopStandingBy = standBy(machine, log, proc)
       // the supervisor's pid file is the one that names the server
       log.info({ event: 'supervised', supervisorPid: link.pid, generation: machine.generation, ignoredPidFile: machine.options.pidFile }, 'hot-restart: running under a supervisor')
+      // where this process's connections go when it drains (the supervisor's channel)
+      let target: ReturnType<typeof viaSupervisor> | undefined
       const stopListening = link.listen({
         drain: (order) => {
-          const handover = machine.options.connectionHandover ? new Handover(viaSupervisor(proc), listeningAddresses(machine.sockets.listeners)) : undefined
+          target = viaSupervisor(proc, order.relayCredits === true)
+          const handover = machine.options.connectionHandover ? new Handover(target, listeningAddresses(machine.sockets.listeners)) : undefined
           machine.handOver({ ...order, readyAt: performance.now() }, handover)
         },
+        relayed: () => target?.relayed(),
         shutdown: (why, stopDelay) => {
+          // the supervisor has gone: no `relayed` will come for the connections it took
+          if (why === 'disconnect') target?.closed()
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
           // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
           const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, machine.options.stopDelay)

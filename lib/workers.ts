@@ -98,7 +98,7 @@ export class Workers implements GroupSpawner {
     const [successor] = next.workers
     for (const worker of next.workers) this.send(worker, { hotRestart: 'predecessor', pid: this.pids(old)[0]! })
     for (const worker of old.workers) {
-      this.send(worker, { hotRestart: 'drain', successorPid: successor!.pid, generation, signalToReadyMs: readyMs })
+      this.send(worker, { hotRestart: 'drain', successorPid: successor!.pid, generation, signalToReadyMs: readyMs, relayCredits: true })
     }
   }
 
@@ -188,7 +188,7 @@ export class Workers implements GroupSpawner {
     child.on('message', (raw: unknown, handle: Held['handle'] | undefined) => {
       // a draining worker's kept-alive connections go to the serving generation (handover-relay.ts)
       const serving = this.options.serving()
-      if (this.relay.forward(raw, handle, worker.group === serving ? undefined : serving?.workers)) return
+      if (this.relay.forward(raw, handle, worker.group === serving ? undefined : serving?.workers, child)) return
       booting = this.dispatch(worker, raw, handle, booting, received)
     })
     try {

@@ -7,9 +7,10 @@ import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
-import { listeningAddresses, toSuccessor, viaSupervisor } from '../../lib/handover'
+import { listeningAddresses, toSuccessor } from '../../lib/handover'
 import { ConnectionRelay, isStreamHandle, type StreamHandle } from '../../lib/handover-relay'
 import { socketOnHandle } from '../../lib/node-internals'
+import { viaSupervisor } from '../../lib/via-supervisor'
 import type { Logger } from '../../lib/log'
 import { connect } from '../helpers/raw-http'
 
@@ -105,8 +106,55 @@ t.test('the targets: the successor gets the socket itself, the supervisor its ra
   const handle = { fd: 42 }
   const done = (): void => {}
   toSuccessor({ send: (...args: unknown[]) => { sent.push(args); return true } } as never).send(message as never, socket, handle, done)
-  viaSupervisor({ send: (...args: unknown[]) => { sent.push(args); return true } }).send(message as never, socket, handle, done)
-  t.same(sent, [[message, socket, { keepOpen: false }, done], [message, handle, done]])
+  const target = viaSupervisor({ send: (...args: unknown[]) => { sent.push(args); return true } })
+  target.send(message as never, socket, handle, done)
+  t.same(sent.slice(0, 1), [[message, socket, { keepOpen: false }, done]])
+  t.same(sent[1]!.slice(0, 2), [message, handle], 'the raw handle, with the message as it is')
+})
+
+t.test('with credits, a connection sent to the supervisor is done when the supervisor says it passed it on', async t => {
+  const sent: unknown[][] = []
+  const proc = { send: (...args: unknown[]) => { sent.push(args); return true } }
+  const outcomes: Array<[string, Error | null]> = []
+  const target = viaSupervisor(proc, true)
+  for (const name of ['a', 'b', 'c']) target.send(message as never, {} as net.Socket, { fd: 1 }, (err) => outcomes.push([name, err]))
+  t.same(sent.map(args => args[0]), [0, 1, 2].map(() => ({ ...message, credit: true })), 'each asks for an answer')
+  const written = (i: number, err: Error | null): void => (sent[i]![2] as (err: Error | null) => void)(err)
+  written(0, null)
+  written(1, null)
+  const failed = new Error('channel closed')
+  written(2, failed)
+  t.same(outcomes, [['c', failed]], 'a send that failed is done at once, with its error')
+  target.relayed()
+  t.same(outcomes.at(-1), ['a', null], 'the oldest one left is done by the answer')
+  target.closed()
+  t.same(outcomes.at(-1), ['b', null], 'the rest when the channel closes')
+  target.relayed()
+  t.equal(outcomes.length, 3, 'an answer for nothing is nothing')
+
+  const plain: Array<Error | null> = []
+  const without = viaSupervisor(proc)
+  without.send(message as never, {} as net.Socket, { fd: 1 }, (err) => plain.push(err))
+  t.same(sent.at(-1)![0], message, 'without credits (an older supervisor), none is asked for')
+  ;(sent.at(-1)![2] as (err: Error | null) => void)(null)
+  t.same(plain, [null], 'and a connection is done once its handle has left')
+})
+
+t.test('the relay answers `relayed` to the sender of a connection that asked, once sent on, dropped or lost', async t => {
+  const { log } = logger()
+  const relay = new ConnectionRelay(log)
+  const answers: unknown[] = []
+  const from = { connected: true, send: (m: unknown, done: () => void) => { answers.push(m); done(); return true } } as never
+  const credit = { ...message, credit: true }
+  relay.forward(credit, fakeHandle(), [worker(true)], from)
+  relay.forward(credit, fakeHandle(), [worker(false)], from)
+  relay.forward(credit, undefined, [worker(true)], from)
+  relay.forward(message, fakeHandle(), [worker(true)], from)
+  await new Promise(resolve => setImmediate(resolve))
+  t.same(answers, [{ hotRestart: 'relayed' }, { hotRestart: 'relayed' }, { hotRestart: 'relayed' }], 'one per connection that asked: relayed, dropped, closed on its way')
+  t.same(relay.report, { relayed: 2, dropped: 1 })
+  const gone = { connected: false, send: () => { t.fail('a closed channel is not written to'); return false } } as never
+  relay.forward(credit, undefined, [], gone)
 })
 
 t.test('a connection travels under the address of the listening socket that accepted it', async t => {

@@ -28,8 +28,9 @@ t.test('what a generation sends', async t => {
   for (const message of [
     { hotRestart: 'ready', pid: 5 }, { hotRestart: 'ready' }, { hotRestart: 'ready', pid: 5, successorNice: 19 }, { hotRestart: 'error', message: 'boom' },
     { hotRestart: 'socket', entry: tcp }, { hotRestart: 'upgrade', id: 1 }, { hotRestart: 'connection', socket: '127.0.0.1:3000' },
-    { hotRestart: 'standing-by', pid: 5 }, { hotRestart: 'standing-by' }
+    { hotRestart: 'standing-by', pid: 5 }, { hotRestart: 'standing-by' }, { hotRestart: 'connection', socket: '127.0.0.1:3000', credit: true }
   ]) t.same(readGenerationMessage(message), { message })
+  t.same(readGenerationMessage({ hotRestart: 'connection', socket: '127.0.0.1:3000', credit: 1 }), { rejected: '"connection": "credit" is not true' })
   t.same(readGenerationMessage({ hotRestart: 'standing-by', pid: 0 }), { rejected: '"standing-by": "pid" is not a pid' })
   t.same(readGenerationMessage({ hotRestart: 'connection', fd: 3 }), { rejected: '"connection": "socket" is not the address of a listening socket' })
   t.same(readGenerationMessage({ hotRestart: 'ready', pid: 'x' }), { rejected: '"ready": "pid" is not a pid' })
@@ -47,13 +48,16 @@ t.test('what the supervisor sends', async t => {
   const result = { pid: 6, generation: 3, readyMs: 10 }
   for (const message of [
     { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 0 }, { hotRestart: 'shutdown' },
+    { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 0, relayCredits: true }, { hotRestart: 'relayed' },
     { hotRestart: 'predecessor', pid: 4 }, { hotRestart: 'predecessor-exited' }, { hotRestart: 'go' }, { hotRestart: 'connection', socket: '/tmp/app.sock' },
     { hotRestart: 'upgraded', id: 1, result }, { hotRestart: 'upgraded', id: 2, error: { message: 'busy' } },
     { hotRestart: 'upgraded', id: 3, error: { code: 'FST_HOT_RESTART_UPGRADE_IN_PROGRESS', message: 'busy' } }
   ]) t.same(readSupervisorMessage(message), { message })
   t.match(readSupervisorMessage({ hotRestart: 'drain', successorPid: 6 }), { rejected: /"drain": needs/ })
+  t.match(readSupervisorMessage({ hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 0, relayCredits: 'yes' }), { rejected: '"drain": "relayCredits" is not a boolean' })
   t.match(readSupervisorMessage({ hotRestart: 'predecessor' }), { rejected: /"predecessor": "pid" is not a pid/ })
   t.match(readSupervisorMessage({ hotRestart: 'connection', socket: '' }), { rejected: /"connection": "socket" is not/ })
+  t.same(readSupervisorMessage({ hotRestart: 'connection', socket: '/tmp/app.sock', credit: false }), { rejected: '"connection": "credit" is not true' })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', result }), { rejected: /"id" is not a positive integer/ })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', id: 1 }), { rejected: /needs a "result" or an "error"/ })
   t.match(readSupervisorMessage({ hotRestart: 'upgraded', id: 1, result: { pid: 1 } }), { rejected: /needs a "result"/ })

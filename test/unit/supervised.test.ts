@@ -57,14 +57,15 @@ t.test('the link: ready and boot errors, upgrade answers, the predecessor\'s exi
   t.equal(link.predecessor.alive, false)
 
   const orders: string[] = []
-  const remove = link.listen({ drain: (o) => { orders.push(`drain ${o.successorPid}`) }, shutdown: (why) => { orders.push(why) } })
-  proc.emit('message', { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 10 })
+  const remove = link.listen({ drain: (o) => { orders.push(`drain ${o.successorPid} ${String(o.relayCredits)}`) }, shutdown: (why) => { orders.push(why) }, relayed: () => { orders.push('relayed') } })
+  proc.emit('message', { hotRestart: 'drain', successorPid: 6, generation: 3, signalToReadyMs: 10, relayCredits: true })
+  proc.emit('message', { hotRestart: 'relayed' })
   proc.emit('message', { hotRestart: 'shutdown' })
   const pending = link.upgrade()
   ;(proc as unknown as { connected: boolean }).connected = false
   proc.emit('disconnect')
   await t.rejects(pending, { code: 'FST_HOT_RESTART_SHUTTING_DOWN', message: /the supervisor has exited/ })
-  t.same(orders, ['drain 6', 'shutdown', 'disconnect'])
+  t.same(orders, ['drain 6 true', 'relayed', 'shutdown', 'disconnect'])
   remove()
   t.equal(proc.listenerCount('disconnect'), 0)
 })

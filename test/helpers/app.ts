@@ -113,13 +113,15 @@ export async function startApp (env: Record<string, string> = {}, file = fixture
  * Sends the reload signal to `pid`; resolves with the successor's pid once it is ready and `pid`
  * drains. The outcome is the one of the upgrade this signal started (same successor pid): a
  * previous attempt's outcome line can still arrive after the signal (pino writes asynchronously).
+ * `timeout` (ms) bounds each wait: more than the default 30 s for a successor that boots slowly
+ * on purpose (at a lower priority, on a loaded machine).
  */
-export async function reload (app: RunningApp, pid: number): Promise<{ successorPid: number, line: LogLine }> {
+export async function reload (app: RunningApp, pid: number, timeout?: number): Promise<{ successorPid: number, line: LogLine }> {
   const from = app.lines.length
   process.kill(pid, 'SIGUSR2')
-  const started = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.event === 'upgrade.started', `pid ${pid} to start an upgrade`)
+  const started = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.event === 'upgrade.started', `pid ${pid} to start an upgrade`, from, timeout)
   const line = await app.waitFor(l => app.lines.indexOf(l) >= from && l.pid === pid && l.successorPid === started.successorPid &&
-    (l.event === 'upgrade.ready' || l.event === 'upgrade.failed'), `pid ${pid} to hand over`)
+    (l.event === 'upgrade.ready' || l.event === 'upgrade.failed'), `pid ${pid} to hand over`, from, timeout)
   if (line.event !== 'upgrade.ready') throw new Error(`upgrade failed: ${line.msg}`)
   return { successorPid: line.successorPid as number, line }
 }

@@ -13,8 +13,9 @@
 //
 // What a reload costs the processes, measured inside them (hot subject): the longest event-loop
 // stall (a 10 ms timer's lateness, perf_hooks.monitorEventLoopDelay) of the successor from its
-// listen() to its predecessor's exit (reported with `settled`), and of the predecessor from its
-// successor's ready to its exit, with the CPU it used meanwhile (/proc: reported with `exit`).
+// listen() to its predecessor's exit (reported with `settled`), of the predecessor from the
+// signal to its successor's ready (it spawns the successor meanwhile), and from that ready to
+// its exit, with the CPU it used then (/proc: all three reported with `exit`).
 const { spawn } = require('node:child_process')
 const diagnostics = require('node:diagnostics_channel')
 const net = require('node:net')
@@ -90,12 +91,15 @@ async function hot () {
     ...warmups > 0 && { warmup: async (instance) => { for (let i = 0; i < warmups; i++) await instance.inject('/') } }
   })
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
-  // as a predecessor: from its successor's ready to its own exit
+  // as a predecessor: from the signal to its successor's ready (it spawns the successor, which
+  // boots), then from that ready to its own exit
+  diagnostics.subscribe('fastify-hot-restart:upgrade:start', () => loop.reset())
   diagnostics.subscribe('fastify-hot-restart:upgrade:ready', () => {
+    const bootStallMs = longestStallMs()
     const cpuAtReady = cpuMs(process.pid)
     loop.reset()
     // synchronous: a small write to a connected unix socket goes out at once
-    process.once('exit', () => report('exit', { cpuMs: cpuMs(process.pid) - cpuAtReady, stallMs: longestStallMs() }))
+    process.once('exit', () => report('exit', { cpuMs: cpuMs(process.pid) - cpuAtReady, stallMs: longestStallMs(), bootStallMs }))
   })
   routes()
   await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })

@@ -38,7 +38,7 @@ async function startReports (dir) {
       if (line.event === 'listening') { p.listeningAt = performance.now(); p.port = line.port }
       if (line.event === 'draining') p.drainingAt = performance.now()
       if (line.event === 'settled') { p.settledAt = performance.now(); p.settledStallMs = line.stallMs }
-      if (line.event === 'exit') { p.exitCpuMs = line.cpuMs; p.exitStallMs = line.stallMs }
+      if (line.event === 'exit') { p.exitCpuMs = line.cpuMs; p.exitStallMs = line.stallMs; p.exitBootStallMs = line.bootStallMs }
       check()
     })
     socket.on('error', () => {})

@@ -7,10 +7,14 @@ const { openSync, closeSync } = require('node:fs')
 const { join } = require('node:path')
 
 const APP = join(__dirname, '..', 'app.js')
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js')
 /** The longest a reload or a stop may take before the run fails (ms). */
 const STEP_TIMEOUT = 30000
-/** Names of the subjects that are not a way to reload (bench.js has the others'). */
-const NAMES = { beside: 'control: a copy of the app boots beside it, nothing is replaced' }
+/** Names of the subjects defined here only (bench.js has the others'). */
+const NAMES = {
+  run: 'fastify-hot-restart run (the supervisor spawns each generation)',
+  beside: 'control: a copy of the app boots beside it, nothing is replaced'
+}
 
 /**
  * @typedef {object} ReloadTimings
@@ -21,15 +25,16 @@ const NAMES = { beside: 'control: a copy of the app boots beside it, nothing is 
  * @property {number[]} drainMs per predecessor: draining -> exited
  * @property {number[]} [predecessorCpuMs] per predecessor: its CPU from its successor's ready to its exit
  * @property {number[]} [predecessorStallMs] per predecessor: its longest event-loop stall over that time
+ * @property {number[]} [predecessorBootStallMs] per predecessor: its longest stall from the signal to its successor's ready
  * @property {number[]} [successorStallMs] per successor: its longest stall from its listen() to its predecessor's exit
  * @property {number[]} from pids replaced
  * @property {number[]} to pids serving after
  */
 
-/** Spawns bench/app.js as `subject`; stderr goes to a file in ctx.dir, stdout nowhere. */
-function spawnApp (ctx, subject, env = {}) {
+/** Spawns bench/app.js (or `args`) as `subject`; stderr goes to a file in ctx.dir, stdout nowhere. */
+function spawnApp (ctx, subject, env = {}, args = [APP]) {
   const err = openSync(join(ctx.dir, 'app.stderr.log'), 'a')
-  const child = spawn(process.execPath, [APP], {
+  const child = spawn(process.execPath, args, {
     env: { ...ctx.env, BENCH_SUBJECT: subject, BENCH_REPORT: ctx.reports.path, PORT: '0', ...env },
     stdio: ['ignore', 'ignore', err]
   })
@@ -54,6 +59,51 @@ async function boot (ctx, subject, env) {
 async function terminate (ctx, pid, signal = 'SIGTERM') {
   try { process.kill(pid, signal) } catch { return }
   await ctx.reports.exited(pid, STEP_TIMEOUT)
+}
+
+/**
+ * fastify-hot-restart under its supervisor (`fastify-hot-restart run`, one worker): a reload is
+ * SIGHUP to the supervisor, which spawns the next generation (the serving process does not).
+ */
+function supervised (ctx) {
+  let supervisor
+  let current
+  return {
+    name: NAMES.run,
+    async start () {
+      const since = performance.now()
+      supervisor = spawnApp(ctx, 'hot', { PID_FILE: join(ctx.dir, 'run.pid') }, [CLI, 'run', '--', process.execPath, APP])
+      current = await ctx.reports.nextListening(since, 'the app under run to listen', new Set(), STEP_TIMEOUT)
+      return current
+    },
+    serving: () => [current.pid],
+    async reload () {
+      const from = current
+      const seen = new Set(ctx.reports.processes.keys())
+      const triggeredAt = performance.now()
+      process.kill(supervisor.pid, 'SIGHUP')
+      current = await ctx.reports.nextListening(triggeredAt, `the generation after ${from.pid} to listen`, seen, STEP_TIMEOUT)
+      const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
+      const settled = await ctx.reports.settled(current.pid, STEP_TIMEOUT)
+      return {
+        triggeredAt,
+        listeningAt: current.listeningAt,
+        doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
+        drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
+        predecessorCpuMs: [old.exitCpuMs],
+        predecessorStallMs: [old.exitStallMs],
+        predecessorBootStallMs: [old.exitBootStallMs],
+        successorStallMs: [settled.settledStallMs],
+        from: [from.pid],
+        to: [current.pid]
+      }
+    },
+    async stop () {
+      try { process.kill(supervisor.pid, 'SIGTERM') } catch {}
+      await ctx.reports.exited(current.pid, STEP_TIMEOUT)
+      if (supervisor.exitCode === null && supervisor.signalCode === null) await new Promise(resolve => supervisor.once('exit', resolve))
+    }
+  }
 }
 
 /**
@@ -87,6 +137,7 @@ function handOver (name, subject, ctx, env = {}) {
         ...subject === 'hot' && {
           predecessorCpuMs: [old.exitCpuMs],
           predecessorStallMs: [old.exitStallMs],
+          predecessorBootStallMs: [old.exitBootStallMs],
           successorStallMs: [settled.settledStallMs]
         },
         from: [from.pid],
@@ -180,6 +231,7 @@ const SUBJECTS = {
   nice: (ctx) => handOver('fastify-hot-restart (successorNice: 10)', 'hot', ctx, { BENCH_NICE: '10' }),
   warm: (ctx) => handOver('fastify-hot-restart (warmup: 1,000 requests)', 'hot', ctx, { BENCH_WARMUP: '1000' }),
   nicewarm: (ctx) => handOver('fastify-hot-restart (successorNice: 10, warmup: 1,000 requests)', 'hot', ctx, { BENCH_NICE: '10', BENCH_WARMUP: '1000' }),
+  run: supervised,
   beside: bootBeside,
   naive,
   close: (ctx) => handOver('server.close() drain', 'close', ctx)

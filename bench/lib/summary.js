@@ -35,7 +35,7 @@ function phaseOf (start, reloads) {
 /**
  * @param {{ starts: number[], latencies: number[], kinds: string[], details: object }} rec
  *   every request (starts relative to the run's t0)
- * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[], predecessorCpuMs?: number[], predecessorStallMs?: number[], successorStallMs?: number[] }>} reloads
+ * @param {Array<{ triggeredAt: number, listeningAt: number, doneAt: number, drainMs: number[], predecessorCpuMs?: number[], predecessorStallMs?: number[], predecessorBootStallMs?: number[], successorStallMs?: number[] }>} reloads
  *   relative to the same t0
  * @param {number} from requests that started earlier are the warm-up, left out
  */
@@ -91,6 +91,7 @@ function summarizeRun (rec, reloads, from = 0) {
     // measured inside the processes, where the subject does (see bench/app.js)
     predecessorCpuMs: perReload(reloads, 'predecessorCpuMs'),
     predecessorStallMs: perReload(reloads, 'predecessorStallMs'),
+    predecessorBootStallMs: perReload(reloads, 'predecessorBootStallMs'),
     successorStallMs: perReload(reloads, 'successorStallMs')
   }
 }

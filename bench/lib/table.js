@@ -67,11 +67,11 @@ function reloadCostTable (results) {
     const ratio = steady === undefined ? '' : ` (${f(r.latencyWindow.p99 / steady.latencyAll.p99, 2)}x)`
     return [r.subject, r.workload, steady === undefined ? '-' : f(steady.latencyAll.p99, 2), `${f(r.latencyWindow.p99, 2)}${ratio}`,
       `${f(r.handoverMs.p50, 0)} / ${f(r.handoverMs.p99, 0)}`,
-      phases(r.latencyByPhase), pm(r.predecessorCpuMs), pm(r.predecessorStallMs), pm(r.successorStallMs)]
+      phases(r.latencyByPhase), pm(r.predecessorBootStallMs), pm(r.predecessorCpuMs), pm(r.predecessorStallMs), pm(r.successorStallMs)]
   })
   return table(['subject', 'workload', 'steady p99 (ms)', 'reload-window p99 (ms)', 'handover p50 / p99 (ms)',
     'window p99 (requests) while the successor boots / while connections move or drain / after (ms)',
-    'predecessor CPU, ready -> exit, p50 / max (ms)', 'predecessor\'s longest stall, p50 / max (ms)', 'successor\'s longest stall, p50 / max (ms)'], rows)
+    'predecessor\'s longest stall while the successor boots, p50 / max (ms)', 'predecessor CPU, ready -> exit, p50 / max (ms)', 'predecessor\'s longest stall, p50 / max (ms)', 'successor\'s longest stall, p50 / max (ms)'], rows)
 }
 
 /** The goals of issue 3, measured on the subject under test. */

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { fixture, predecessorGone, reload, startApp, tempDir } from '../helpers/app'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 
 t.test('Express: 5 reloads under load with 0 failed requests, a broken successor tolerated, atExit hooks run', async t => {
   const bootFile = join(tempDir('fhr-'), 'boot')
@@ -13,7 +13,7 @@ t.test('Express: 5 reloads under load with 0 failed requests, a broken successor
   t.teardown(() => app.kill())
   let pid = app.proc.pid!
   const first = pid
-  const load = startLoad(app.port, { keepAlive: 50, fresh: 4 })
+  const load = startLoad(app.port, { keepAlive: 50, fresh: 4, interval: PACE })
 
   writeFileSync(bootFile, 'throw')
   const failed = await request(app.port, '/upgrade', { method: 'POST' })

@@ -5,7 +5,7 @@
 // upstream error would reach the client.
 import t from 'tap'
 import { predecessorGone, reload, startApp } from '../helpers/app'
-import { startLoad, type Outcome } from '../helpers/load'
+import { PACE, startLoad, type Outcome } from '../helpers/load'
 import { installed, startHaproxy, startNginx, type Proxy } from '../helpers/proxy'
 import { summary } from '../helpers/raw-http'
 
@@ -32,7 +32,7 @@ for (const [name, start] of proxies) {
     const burst = startLoad(proxy.port, { keepAlive: 30, fresh: 0 })
     await until(() => burst.outcome.ok >= 300, 'the burst')
     const warm: Outcome = await burst.stop()
-    const load = startLoad(proxy.port, { keepAlive: 10, fresh: 1 })
+    const load = startLoad(proxy.port, { keepAlive: 10, fresh: 1, interval: PACE })
     t.teardown(() => load.stop())
     let pid = app.proc.pid!
     for (let i = 0; i < 3; i++) {

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { predecessorGone, reload, startApp, tempDir, type RunningApp } from '../helpers/app'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { alive } from '../helpers/proc'
 
 // A successor that exits or is killed fails the upgrade when it dies, not at readyTimeout:
@@ -29,7 +29,7 @@ async function failEach (t: Test, cases: Array<typeof hang>, readyTimeout: numbe
   const app = await startApp({ QUIET: '1', BOOT_FILE: bootFile, READY_TIMEOUT: String(readyTimeout) })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
-  const load = startLoad(app.port, { keepAlive: 20, fresh: 2 })
+  const load = startLoad(app.port, { keepAlive: 20, fresh: 2, interval: PACE })
 
   for (const c of cases) {
     writeFileSync(bootFile, c.boot)

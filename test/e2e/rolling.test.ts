@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app'
 import { cli, statusJson } from '../helpers/cli'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { on } from '../helpers/log-lines'
 import { portOf, startSupervisor, type Supervised } from '../helpers/supervisor'
 
@@ -48,7 +48,7 @@ t.test('--workers 2 --rolling: one worker at a time, at most 3 processes, 0 fail
   t.teardown(() => s.kill())
   const port = await portOf(s)
   const gen1 = s.lines.find(on('supervisor.serving'))!.servingPids as number[]
-  const load = startLoad(port, { keepAlive: 8, fresh: 2 })
+  const load = startLoad(port, { keepAlive: 8, fresh: 2, interval: PACE })
   t.teardown(() => load.stop())
 
   // a rolling reload

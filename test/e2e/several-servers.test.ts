@@ -5,7 +5,7 @@ import type net from 'node:net'
 import t from 'tap'
 import { fixture, predecessorGone, reload, startApp } from '../helpers/app'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { exitLine } from '../helpers/log-lines'
 
 const RELOADS = 2
@@ -17,8 +17,8 @@ t.test(`two Fastify apps in one process: ${RELOADS} reloads under load on both p
   const publicPort = (first.public as net.AddressInfo).port
   const metricsPort = (first.metrics as net.AddressInfo).port
   t.not(publicPort, metricsPort)
-  const web = startLoad(publicPort, { keepAlive: 20, fresh: 2 })
-  const metrics = startLoad(metricsPort, { keepAlive: 10, fresh: 2 })
+  const web = startLoad(publicPort, { keepAlive: 20, fresh: 2, interval: PACE })
+  const metrics = startLoad(metricsPort, { keepAlive: 10, fresh: 2, interval: PACE })
   t.teardown(() => Promise.all([web.stop(), metrics.stop()]))
 
   let pid = app.proc.pid!

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { reload, startApp } from '../helpers/app'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { exitLine } from '../helpers/log-lines'
 import { alive } from '../helpers/proc'
 
@@ -23,7 +23,7 @@ t.test('SIGKILL of the successor right after ready: the predecessor finishes its
   const app = await startApp({ QUIET: '1', HANDOVER: '0' })
   t.teardown(() => app.kill())
   const pid = app.proc.pid!
-  const load = startLoad(app.port, { keepAlive: 20, fresh: 2 })
+  const load = startLoad(app.port, { keepAlive: 20, fresh: 2, interval: PACE })
   // keeps the predecessor draining for 2 s after the hand-over
   const held = request(app.port, '/hold?ms=2000')
   const exit = once(app.proc, 'exit')

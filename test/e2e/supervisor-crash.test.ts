@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { portOf, servingPid, startSupervisor, type Supervised } from '../helpers/supervisor'
 import { alive } from '../helpers/proc'
 import { tempDir } from '../helpers/app'
@@ -22,7 +22,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   const gen1 = servingPid(s)
 
   // an uncaught error: the generation drains and exits 1 (close-with-grace); the next one starts
-  let load = startLoad(port, { keepAlive: 10, fresh: 10 })
+  let load = startLoad(port, { keepAlive: 10, fresh: 10, interval: PACE })
   t.teardown(() => load.stop())
   let from = s.lines.length
   t.same((await request(port, '/crash')).body, { crashing: true })
@@ -35,7 +35,7 @@ t.test('a crashed generation is restarted on the same sockets: no connection ref
   t.ok((graceful.byPid[gen1] ?? 0) > 0 && (graceful.byPid[gen2] ?? 0) > 0, 'both generations served')
 
   // SIGKILL: what the killed process was answering is lost; nothing is refused
-  load = startLoad(port, { keepAlive: 10, fresh: 10 })
+  load = startLoad(port, { keepAlive: 10, fresh: 10, interval: PACE })
   await s.waitFor(l => l.pid === gen2 && l.event === 'predecessor.exited', 'generation 2 to settle')
   await new Promise<void>(resolve => { const tick = setInterval(() => { if (load.outcome.ok > 200) { clearInterval(tick); resolve() } }, 10) })
   from = s.lines.length

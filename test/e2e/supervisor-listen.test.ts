@@ -11,7 +11,7 @@ import { EXIT, main } from '../../lib/cli'
 import { run } from '../../lib/run'
 import type { Logger } from '../../lib/upgrader'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { exitLine } from '../helpers/log-lines'
 import { portOf, predecessorGone, servingPid, startSupervisor, type Supervised } from '../helpers/supervisor'
 import { alive } from '../helpers/proc'
@@ -59,7 +59,7 @@ t.test('--listen 127.0.0.1:0: the app serves the socket that the supervisor boun
   t.match(s.lines.find(l => l.pid === gen1 && l.msg === 'hot-restart: serving an inherited socket'), { fd: 3, address }, 'on the socket it inherited')
   t.same((await request(port, '/')).body, { pid: gen1, generation: 1 })
 
-  const load = startLoad(port, { keepAlive: 10, fresh: 2 })
+  const load = startLoad(port, { keepAlive: 10, fresh: 2, interval: PACE })
   t.teardown(() => load.stop())
   const r = await cli('reload', '--pid-file', s.pidFile)
   t.equal(r.code, EXIT.ok, r.err)

@@ -8,7 +8,7 @@ import { EXIT, main } from '../../lib/cli'
 import { Supervisor } from '../../lib/supervisor'
 import { readPid } from '../../lib/pid-file'
 import { fixture, tempDir, type LogLine } from '../helpers/app'
-import { startLoad, type Outcome } from '../helpers/load'
+import { PACE, startLoad, type Outcome } from '../helpers/load'
 import { exitLine } from '../helpers/log-lines'
 import { alive, stat } from '../helpers/proc'
 import { portOf, predecessorGone, startSupervisor, type Supervised } from '../helpers/supervisor'
@@ -61,7 +61,7 @@ t.test('--workers 2 under load: both workers serve, reloads replace both, a cras
   t.equal(first.servingPid, gen1[0])
   t.equal(s.lines.filter(l => typeof l.msg === 'string' && l.msg.startsWith('Server listening at ')).length, 2, 'both workers listen')
 
-  const load = startLoad(port, { keepAlive: 20, fresh: 4 })
+  const load = startLoad(port, { keepAlive: 20, fresh: 4, interval: PACE })
   t.teardown(() => load.stop())
   await served(load.outcome, gen1, 'both workers of generation 1')
 
@@ -225,7 +225,7 @@ t.test('--workers 2: both workers crash at once: one restart starts both', async
   const r1 = await s.waitFor(restarted, 'a restart', from)
   const r2 = await s.waitFor(l => restarted(l) && l.servingPid !== r1.servingPid, 'the other restart', from)
   t.same([r1.delayMs, r2.delayMs], [100, 100], 'both started after the one backoff')
-  const load = startLoad(port, { keepAlive: 4, fresh: 2 })
+  const load = startLoad(port, { keepAlive: 4, fresh: 2, interval: PACE })
   t.teardown(() => load.stop())
   await served(load.outcome, [r1.servingPid as number, r2.servingPid as number], 'both restarted workers')
   const outcome = await load.stop()

@@ -9,7 +9,7 @@ import t from 'tap'
 import { EXIT, main } from '../../lib/cli'
 import { readPid } from '../../lib/pid-file'
 import { request } from '../helpers/http'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 import { startNotifySocket } from '../helpers/notify-socket'
 import { portOf, predecessorGone, servingPid, startSupervisor } from '../helpers/supervisor'
 import { alive } from '../helpers/proc'
@@ -39,7 +39,7 @@ t.test('supervised reloads under load: stable pid, 0 failed requests; refusals a
   const port = await portOf(s)
   const gen1 = servingPid(s)
   t.same((await request(port, '/')).body, { pid: gen1, generation: 1 })
-  const load = startLoad(port, { keepAlive: 20, fresh: 2 })
+  const load = startLoad(port, { keepAlive: 20, fresh: 2, interval: PACE })
   t.teardown(() => load.stop())
 
   // 1 -> 2 through the CLI: it waits for the outcome and says it

@@ -13,7 +13,7 @@ import type tls from 'node:tls'
 import t from 'tap'
 import { fixture, predecessorGone, reload, type RunningApp, startApp, tempDir } from '../helpers/app'
 import { connect, h2get, startH2Load } from '../helpers/h2'
-import { startLoad } from '../helpers/load'
+import { PACE, startLoad } from '../helpers/load'
 
 const dir = tempDir('fhr-tls-')
 
@@ -59,7 +59,7 @@ t.test('HTTPS: 2 reloads under load, 0 failed; a renewed certificate is served b
   const app = await startApp(env, fixture('tls-app.ts'))
   t.teardown(() => app.kill())
   const first = app.proc.pid!
-  const load = startLoad(app.port, { keepAlive: 20, fresh: 1, tls: true })
+  const load = startLoad(app.port, { keepAlive: 20, fresh: 1, tls: true, interval: PACE })
   t.teardown(() => load.stop())
   t.equal((await get(app.port, '/')).fingerprint, oldCert, 'generation 1 serves the old certificate')
 
@@ -96,7 +96,7 @@ t.test('HTTP/2: 2 reloads under load of HTTP/2 and HTTPS/1.1 clients, 0 failed; 
   t.teardown(() => app.kill())
   const first = app.proc.pid!
   const h2 = startH2Load(app.port, { sessions: 4, streams: 5 })
-  const h1 = startLoad(app.port, { keepAlive: 10, fresh: 1, tls: true })
+  const h1 = startLoad(app.port, { keepAlive: 10, fresh: 1, tls: true, interval: PACE })
   t.teardown(() => Promise.all([h2.stop(), h1.stop()]))
 
   const session = connect(app.port)

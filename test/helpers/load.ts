@@ -52,6 +52,15 @@ function request (port: number, agent: http.Agent | false, outcome: Outcome, pat
 }
 
 /**
+ * The pace of the load in the tests whose load is there to catch a failed request at each
+ * transition (one request per client per PACE ms): the clients in closed loops kept the test's
+ * server and client busy for the whole test, about 1.5 cores of a 2-core machine, and took them
+ * from the test files running beside it. reload-load and handover-load keep closed loops: they
+ * prove the reload under a load as heavy as the machine can give.
+ */
+export const PACE = 10
+
+/**
  * Starts `keepAlive` closed-loop clients on kept-alive connections and `fresh` closed-loop
  * clients that open a new connection per request; over HTTPS with `tls`. With `interval` (ms),
  * each client paces itself: one request per interval at most (a light load).

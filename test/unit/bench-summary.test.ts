@@ -49,18 +49,19 @@ t.test('a run without reloads: nothing in a window', async t => {
 
 t.test('what a reload costs the processes: p50 and max of what each reload measured inside them', async t => {
   const measured = [
-    { ...reloads[0], predecessorCpuMs: [40], predecessorStallMs: [12], successorStallMs: [30] },
-    { triggeredAt: 2000, listeningAt: 2200, doneAt: 2300, drainMs: [50], predecessorCpuMs: [60], predecessorStallMs: [8], successorStallMs: [undefined] }
+    { ...reloads[0], predecessorCpuMs: [40], predecessorStallMs: [12], predecessorBootStallMs: [5], successorStallMs: [30] },
+    { triggeredAt: 2000, listeningAt: 2200, doneAt: 2300, drainMs: [50], predecessorCpuMs: [60], predecessorStallMs: [8], predecessorBootStallMs: [9], successorStallMs: [undefined] }
   ]
   const s = summarizeRun(rec, measured, 100)
   t.same(s.predecessorCpuMs, { p50: 40, max: 60 })
   t.same(s.predecessorStallMs, { p50: 8, max: 12 })
+  t.same(s.predecessorBootStallMs, { p50: 5, max: 9 })
   t.same(s.successorStallMs, { p50: 30, max: 30 }, 'a reload that measured none is left out')
   t.equal(summarizeRun(rec, reloads, 100).predecessorCpuMs, undefined, 'undefined where the subject measures none')
 
   const steady = { subject: 'hot', workload: 'W1', reloads: 0, ...summarizeRun(rec, [], 100) }
   const text = reloadCostTable({ runs: [steady, { subject: 'hot', workload: 'W1', ...s }] })
   t.match(text, /\| predecessor CPU, ready -> exit, p50 \/ max \(ms\) \|/, 'the header')
-  t.match(text, /\| hot \| W1 \| 1,500 \| 1,500 \(1x\) \| 200 \/ 300 \| 1,500 \(2\) \/ - \/ - \| 40 \/ 60 \| 8 \/ 12 \| 30 \/ 30 \|/, 'one row per run with reloads')
+  t.match(text, /\| hot \| W1 \| 1,500 \| 1,500 \(1x\) \| 200 \/ 300 \| 1,500 \(2\) \/ - \/ - \| 5 \/ 9 \| 40 \/ 60 \| 8 \/ 12 \| 30 \/ 30 \|/, 'one row per run with reloads')
   t.equal(reloadCostTable({ runs: [steady, { subject: 'naive', workload: 'W1', ...summarizeRun(rec, reloads, 100) }] }), '', 'no table when no run measured it')
 })

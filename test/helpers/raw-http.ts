@@ -24,9 +24,10 @@ export interface RawConnection {
   close (): void
 }
 
-export function connect (port: number): Promise<RawConnection> {
+/** A connection to `port` on `host` (127.0.0.1 unless said). */
+export function connect (port: number, host = '127.0.0.1'): Promise<RawConnection> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1')
+    const socket = net.connect(port, host)
     let buffer = ''
     let closed = false
     const responses: RawResponse[] = []

@@ -179,8 +179,6 @@ export function supervisedMode (link: SupervisorLink, log: Logger, proc: NodeJS.
         },
         relayed: () => target?.relayed(),
         shutdown: (why, stopDelay) => {
-          // the supervisor has gone: no `relayed` will come for the connections it took
-          if (why === 'disconnect') target?.closed()
           log.info({ event: 'shutdown.started', why }, why === 'shutdown' ? 'hot-restart: the supervisor asks for a shutdown' : 'hot-restart: the supervisor has exited; shutting down')
           // the supervisor stops (SIGTERM): the longer of its --stop-delay and this app's stopDelay
           const delay = stopDelay === undefined ? 0 : Math.max(stopDelay, machine.options.stopDelay)

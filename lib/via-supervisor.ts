@@ -17,8 +17,6 @@ import type { HandoverTarget } from './handover'
 export interface SupervisorTarget extends HandoverTarget {
   /** The supervisor has passed one connection on (or dropped it): the oldest waiting one is done. */
   relayed (): void
-  /** The channel has closed: no answer will come, every connection waiting is done. */
-  closed (): void
 }
 
 /**
@@ -28,8 +26,12 @@ export interface SupervisorTarget extends HandoverTarget {
  * @param credits whether the supervisor answers `relayed` (its drain order's `relayCredits`): then
  *   a connection is done when it answers, else once its handle has left
  */
-export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>, credits = false): SupervisorTarget {
+export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'> & { once (event: 'disconnect', listener: () => void): unknown }, credits = false): SupervisorTarget {
   const waiting: Array<(err: Error | null) => void> = []
+  // the supervisor has gone: no answer will come, every connection waiting is done
+  proc.once('disconnect', () => {
+    for (const done of waiting.splice(0)) done(null)
+  })
   return {
     send (message, _socket, handle, done) {
       proc.send!(credits ? { ...message, credit: true } : message, handle as never, (err: Error | null) => {
@@ -37,9 +39,6 @@ export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'>, credits = fal
         else waiting.push(done)
       })
     },
-    relayed () { waiting.shift()?.(null) },
-    closed () {
-      for (const done of waiting.splice(0)) done(null)
-    }
+    relayed () { waiting.shift()?.(null) }
   }
 }

@@ -3,7 +3,7 @@
 // and the two targets of the predecessor's side. The relay between real processes is in
 // test/handover-supervised.test.ts.
 import type { ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { EventEmitter, once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
@@ -106,7 +106,7 @@ t.test('the targets: the successor gets the socket itself, the supervisor its ra
   const handle = { fd: 42 }
   const done = (): void => {}
   toSuccessor({ send: (...args: unknown[]) => { sent.push(args); return true } } as never).send(message as never, socket, handle, done)
-  const target = viaSupervisor({ send: (...args: unknown[]) => { sent.push(args); return true } })
+  const target = viaSupervisor(Object.assign(new EventEmitter(), { send: (...args: unknown[]) => { sent.push(args); return true } }))
   target.send(message as never, socket, handle, done)
   t.same(sent.slice(0, 1), [[message, socket, { keepOpen: false }, done]])
   t.same(sent[1]!.slice(0, 2), [message, handle], 'the raw handle, with the message as it is')
@@ -114,7 +114,7 @@ t.test('the targets: the successor gets the socket itself, the supervisor its ra
 
 t.test('with credits, a connection sent to the supervisor is done when the supervisor says it passed it on', async t => {
   const sent: unknown[][] = []
-  const proc = { send: (...args: unknown[]) => { sent.push(args); return true } }
+  const proc = Object.assign(new EventEmitter(), { send: (...args: unknown[]) => { sent.push(args); return true } })
   const outcomes: Array<[string, Error | null]> = []
   const target = viaSupervisor(proc, true)
   for (const name of ['a', 'b', 'c']) target.send(message as never, {} as net.Socket, { fd: 1 }, (err) => outcomes.push([name, err]))
@@ -127,7 +127,7 @@ t.test('with credits, a connection sent to the supervisor is done when the super
   t.same(outcomes, [['c', failed]], 'a send that failed is done at once, with its error')
   target.relayed()
   t.same(outcomes.at(-1), ['a', null], 'the oldest one left is done by the answer')
-  target.closed()
+  proc.emit('disconnect')
   t.same(outcomes.at(-1), ['b', null], 'the rest when the channel closes')
   target.relayed()
   t.equal(outcomes.length, 3, 'an answer for nothing is nothing')

@@ -26,7 +26,7 @@ export interface SupervisorTarget extends HandoverTarget {
  * @param credits whether the supervisor answers `relayed` (its drain order's `relayCredits`): then
  *   a connection is done when it answers, else once its handle has left
  */
-export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'> & { once (event: 'disconnect', listener: () => void): unknown }, credits = false): SupervisorTarget {
+export function viaSupervisor (proc: Pick<NodeJS.Process, 'send'> & { once (name: 'disconnect', listener: () => void): unknown }, credits = false): SupervisorTarget {
   const waiting: Array<(err: Error | null) => void> = []
   // the supervisor has gone: no answer will come, every connection waiting is done
   proc.once('disconnect', () => {

@@ -62,6 +62,37 @@ async function terminate (ctx, pid, signal = 'SIGTERM') {
 }
 
 /**
+ * Sends `signal` to `pid` (the serving process, or the supervisor) and follows the reload of
+ * `from` it starts: resolves with the new generation's report and the reload's timings.
+ * `hot`: fastify-hot-restart, which measures inside its processes and refuses a reload until
+ * the successor has seen its predecessor exit (so its end is that moment).
+ */
+async function followReload (ctx, from, pid, signal, hot) {
+  const seen = new Set(ctx.reports.processes.keys())
+  const triggeredAt = performance.now()
+  process.kill(pid, signal)
+  const next = await ctx.reports.nextListening(triggeredAt, `the generation after ${from.pid} to listen`, seen, STEP_TIMEOUT)
+  const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
+  const settled = hot ? await ctx.reports.settled(next.pid, STEP_TIMEOUT) : old
+  const timings = {
+    triggeredAt,
+    listeningAt: next.listeningAt,
+    doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
+    drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
+    // measured inside the processes (bench/app.js)
+    ...hot && {
+      predecessorCpuMs: [old.exitCpuMs],
+      predecessorStallMs: [old.exitStallMs],
+      predecessorBootStallMs: [old.exitBootStallMs],
+      successorStallMs: [settled.settledStallMs]
+    },
+    from: [from.pid],
+    to: [next.pid]
+  }
+  return { next, timings }
+}
+
+/**
  * fastify-hot-restart under its supervisor (`fastify-hot-restart run`, one worker): a reload is
  * SIGHUP to the supervisor, which spawns the next generation (the serving process does not).
  */
@@ -78,25 +109,9 @@ function supervised (ctx) {
     },
     serving: () => [current.pid],
     async reload () {
-      const from = current
-      const seen = new Set(ctx.reports.processes.keys())
-      const triggeredAt = performance.now()
-      process.kill(supervisor.pid, 'SIGHUP')
-      current = await ctx.reports.nextListening(triggeredAt, `the generation after ${from.pid} to listen`, seen, STEP_TIMEOUT)
-      const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
-      const settled = await ctx.reports.settled(current.pid, STEP_TIMEOUT)
-      return {
-        triggeredAt,
-        listeningAt: current.listeningAt,
-        doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
-        drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
-        predecessorCpuMs: [old.exitCpuMs],
-        predecessorStallMs: [old.exitStallMs],
-        predecessorBootStallMs: [old.exitBootStallMs],
-        successorStallMs: [settled.settledStallMs],
-        from: [from.pid],
-        to: [current.pid]
-      }
+      const { next, timings } = await followReload(ctx, current, supervisor.pid, 'SIGHUP', true)
+      current = next
+      return timings
     },
     async stop () {
       try { process.kill(supervisor.pid, 'SIGTERM') } catch {}
@@ -120,29 +135,9 @@ function handOver (name, subject, ctx, env = {}) {
     },
     serving: () => [current.pid],
     async reload () {
-      const from = current
-      const seen = new Set(ctx.reports.processes.keys())
-      const triggeredAt = performance.now()
-      process.kill(from.pid, 'SIGUSR2')
-      current = await ctx.reports.nextListening(triggeredAt, `the successor of ${from.pid} to listen`, seen, STEP_TIMEOUT)
-      const old = await ctx.reports.exited(from.pid, STEP_TIMEOUT)
-      // fastify-hot-restart refuses a reload until the successor has seen its predecessor exit
-      const settled = subject === 'hot' ? await ctx.reports.settled(current.pid, STEP_TIMEOUT) : old
-      return {
-        triggeredAt,
-        listeningAt: current.listeningAt,
-        doneAt: Math.max(old.exitedAt, settled.settledAt ?? old.exitedAt),
-        drainMs: [old.exitedAt - (old.drainingAt ?? old.exitedAt)],
-        // measured inside the processes (bench/app.js), by the hot subject only
-        ...subject === 'hot' && {
-          predecessorCpuMs: [old.exitCpuMs],
-          predecessorStallMs: [old.exitStallMs],
-          predecessorBootStallMs: [old.exitBootStallMs],
-          successorStallMs: [settled.settledStallMs]
-        },
-        from: [from.pid],
-        to: [current.pid]
-      }
+      const { next, timings } = await followReload(ctx, current, current.pid, 'SIGUSR2', subject === 'hot')
+      current = next
+      return timings
     },
     async stop () { await terminate(ctx, current.pid) }
   }

@@ -4,27 +4,13 @@
 // serving generation answers on; a name removed from the file gives back the supervisor's value.
 // No request fails throughout. The parser's edge cases and the crash restart: test/unit/env-file.test.ts.
 import { writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
 import { fixture, tempDir } from '../helpers/app'
 import { cli } from '../helpers/cli'
+import { poll } from '../helpers/http'
 import { on } from '../helpers/log-lines'
 import { portOf, predecessorGone, servingPid, startSupervisor } from '../helpers/supervisor'
-
-interface Outcome { release?: string | null, error?: string }
-
-function get (port: number, agent: http.Agent): Promise<Outcome> {
-  return new Promise(resolve => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, res => {
-      let body = ''
-      res.on('data', chunk => { body += String(chunk) })
-      res.on('end', () => resolve(res.statusCode === 200 ? JSON.parse(body) as Outcome : { error: `status ${res.statusCode}` }))
-    })
-    req.setTimeout(20_000, () => req.destroy(new Error('timed out')))
-    req.on('error', err => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }))
-  })
-}
 
 t.test('run --env-file: a reload reads the file again; a broken file fails the reload and the serving generation answers on, 0 failed requests', async t => {
   const file = join(tempDir('fhr-env-'), 'app.env')
@@ -32,17 +18,11 @@ t.test('run --env-file: a reload reads the file again; a broken file fails the r
   const s = await startSupervisor({ env: { RELEASE: 'supervisor' }, args: ['--env-file', file], command: [process.execPath, fixture('env-app.ts')] })
   t.teardown(() => s.kill())
   const port = await portOf(s)
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
-  t.teardown(() => agent.destroy())
-  const outcomes: Outcome[] = []
-  let stopped = false
-  const clients = Array.from({ length: 2 }, async () => {
-    for (let i = 0; i < 50_000 && !stopped; i++) outcomes.push(await get(port, agent))
-  })
-  /** Resolves once the clients see `release` (checked every 10 ms, for at most 60 s). */
+  const clients = poll<{ release: string | null }>(port)
+  t.teardown(() => clients.stop())
+  /** Resolves once the clients see `release`. */
   const serves = async (release: string): Promise<void> => {
-    for (let i = 0; i < 6000 && outcomes.at(-1)?.release !== release; i++) await new Promise(resolve => setTimeout(resolve, 10))
-    t.equal(outcomes.at(-1)?.release, release, `RELEASE=${release} is served`)
+    t.ok(await clients.until(o => o.release === release), `RELEASE=${release} is served`)
   }
   /** Reloads with the CLI; once it succeeded, waits for the old generation's exit. */
   const reload = async (): Promise<{ code: number, out: string, err: string }> => {
@@ -68,16 +48,14 @@ t.test('run --env-file: a reload reads the file again; a broken file fails the r
   const logged = await s.waitFor(on('supervisor.reload.failed'), 'the failure', from)
   t.equal(logged.code, 'FST_HOT_RESTART_ENV_FILE')
   t.notOk(s.lines.slice(from).some(on('supervisor.worker-started')), 'no worker was started')
-  const afterBroken = outcomes.length
-  for (let i = 0; i < 6000 && outcomes.length < afterBroken + 20; i++) await new Promise(resolve => setTimeout(resolve, 10))
-  t.ok(outcomes.slice(afterBroken).every(o => o.release === '2'), 'the serving generation answers on')
+  const after = await clients.next(20)
+  t.ok(after.length >= 20 && after.every(o => o.release === '2'), 'the serving generation answers on')
 
   writeFileSync(file, 'OTHER=1\n')
   t.match(await reload(), { code: 0, out: /^reloaded: generation 3 /m })
   await serves('supervisor')
 
-  stopped = true
-  await Promise.all(clients)
+  const outcomes = await clients.stop()
   t.same(outcomes.filter(o => o.error !== undefined), [], `0 failed of ${outcomes.length} requests`)
   s.proc.kill('SIGTERM')
   t.equal(await s.ended, 0)

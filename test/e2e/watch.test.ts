@@ -3,10 +3,10 @@
 // nothing and the supervisor says why; the next good save takes over. A change under
 // node_modules is not watched.
 import { mkdirSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
 import { join, resolve } from 'node:path'
 import t from 'tap'
 import { tempDir } from '../helpers/app'
+import { poll } from '../helpers/http'
 import { on } from '../helpers/log-lines'
 import { portOf, startSupervisor } from '../helpers/supervisor'
 
@@ -23,20 +23,6 @@ async function main () {
 main()
 `
 
-interface Outcome { version?: number, error?: string }
-
-function get (port: number, agent: http.Agent): Promise<Outcome> {
-  return new Promise(resolve => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, res => {
-      let body = ''
-      res.on('data', chunk => { body += String(chunk) })
-      res.on('end', () => resolve(res.statusCode === 200 ? JSON.parse(body) as Outcome : { error: `status ${res.statusCode}` }))
-    })
-    req.setTimeout(20_000, () => req.destroy(new Error('timed out')))
-    req.on('error', err => resolve({ error: (err as NodeJS.ErrnoException).code ?? err.message }))
-  })
-}
-
 t.test('run --watch: a save reloads with 0 failed requests; a broken save changes nothing and says why; the next save takes over', async t => {
   const dir = tempDir('fhr-watch-')
   const file = join(dir, 'app.js')
@@ -48,17 +34,11 @@ t.test('run --watch: a save reloads with 0 failed requests; a broken save change
   // the generations write to the supervisor's stderr: what node says of a broken file lands there
   let stderr = ''
   s.proc.stderr!.on('data', chunk => { stderr += String(chunk) })
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 2 })
-  t.teardown(() => agent.destroy())
-  const outcomes: Outcome[] = []
-  let stopped = false
-  const clients = Array.from({ length: 2 }, async () => {
-    for (let i = 0; i < 50_000 && !stopped; i++) outcomes.push(await get(port, agent))
-  })
-  /** Resolves once the client sees `version` (checked every 10 ms, for at most 60 s). */
+  const clients = poll<{ version: number }>(port)
+  t.teardown(() => clients.stop())
+  /** Resolves once the clients see `version`. */
   const serves = async (version: number): Promise<void> => {
-    for (let i = 0; i < 6000 && outcomes.at(-1)?.version !== version; i++) await new Promise(resolve => setTimeout(resolve, 10))
-    t.equal(outcomes.at(-1)?.version, version, `version ${version} serves`)
+    t.ok(await clients.until(o => o.version === version), `version ${version} serves`)
   }
   await serves(1)
 
@@ -75,17 +55,15 @@ t.test('run --watch: a save reloads with 0 failed requests; a broken save change
   const failed = await s.waitFor(on('supervisor.reload.failed'), 'the broken save to fail', from, 60_000)
   t.match(failed.msg, /reload failed; still serving: .*the successor \(pid \d+\) exited with code 1 before it was ready/, 'the supervisor says the save did not boot')
   t.match(stderr, /SyntaxError/, 'and node\'s error for the file is printed')
-  const afterBroken = outcomes.length
-  for (let i = 0; i < 6000 && outcomes.length < afterBroken + 5; i++) await new Promise(resolve => setTimeout(resolve, 10))
-  t.ok(outcomes.slice(afterBroken).every(o => o.version === 2), 'the last good generation serves on')
+  const after = await clients.next(5)
+  t.ok(after.length >= 5 && after.every(o => o.version === 2), 'the last good generation serves on')
 
   from = s.lines.length
   writeFileSync(file, app(3))
   await s.waitFor(on('supervisor.reload.ready'), 'the fixed save to take over', from, 60_000)
   await serves(3)
 
-  stopped = true
-  await Promise.all(clients)
+  const outcomes = await clients.stop()
   t.same(outcomes.filter(o => o.error !== undefined), [], `0 failed of ${outcomes.length} requests across three saves`)
   s.proc.kill('SIGTERM')
   t.equal(await s.ended, 0)

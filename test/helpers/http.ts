@@ -20,3 +20,58 @@ export function request (port: number, path: string, { method = 'GET', agent }: 
     req.end()
   })
 }
+
+/** A polling client's outcome: the JSON body of a 200, or why the request failed (`error`). */
+export type Polled<T> = Partial<T> & { error?: string }
+
+export interface Poller<T> {
+  /** Every outcome, in order. */
+  readonly outcomes: Array<Polled<T>>
+  /** Resolves with whether the newest outcome matches `done` (checked every 10 ms, for at most 60 s). */
+  until (done: (outcome: Polled<T>) => boolean): Promise<boolean>
+  /** Resolves once `count` more outcomes have come (or 60 s have passed); returns them. */
+  next (count: number): Promise<Array<Polled<T>>>
+  /** Stops the clients; resolves once each has its last outcome. */
+  stop (): Promise<Array<Polled<T>>>
+}
+
+/** `clients` keep-alive clients that GET `/` one after another (bounded), keeping every outcome. */
+export function poll<T extends object> (port: number, clients = 2): Poller<T> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients })
+  const outcomes: Array<Polled<T>> = []
+  let stopped = false
+  const failed = (error: string): Polled<T> => ({ error }) as Polled<T>
+  const get = (): Promise<Polled<T>> => new Promise(resolve => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent }, res => {
+      let body = ''
+      res.on('data', chunk => { body += String(chunk) })
+      res.on('end', () => resolve(res.statusCode === 200 ? JSON.parse(body) as Polled<T> : failed(`status ${res.statusCode}`)))
+    })
+    req.setTimeout(20_000, () => req.destroy(new Error('timed out')))
+    req.on('error', err => resolve(failed((err as NodeJS.ErrnoException).code ?? err.message)))
+  })
+  const running = Array.from({ length: clients }, async () => {
+    for (let i = 0; i < 50_000 && !stopped; i++) outcomes.push(await get())
+  })
+  const wait = async (done: () => boolean): Promise<void> => {
+    for (let i = 0; i < 6000 && !done(); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  return {
+    outcomes,
+    async until (done) {
+      await wait(() => outcomes.length > 0 && done(outcomes.at(-1)!))
+      return outcomes.length > 0 && done(outcomes.at(-1)!)
+    },
+    async next (count) {
+      const from = outcomes.length
+      await wait(() => outcomes.length >= from + count)
+      return outcomes.slice(from)
+    },
+    async stop () {
+      stopped = true
+      await Promise.all(running)
+      agent.destroy()
+      return outcomes
+    }
+  }
+}

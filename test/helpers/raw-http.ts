@@ -1,7 +1,9 @@
 // One TCP connection that speaks HTTP/1.1 by hand, so that a test controls every byte: when
 // a request is sent (whole, in parts, several pipelined) and which connection it goes on.
 // Responses are parsed in order (each has a content-length, as Fastify's do).
+import { once } from 'node:events'
 import net from 'node:net'
+import type { Test } from 'tap'
 import type { LogLine, RunningApp } from './app'
 
 export interface RawResponse {
@@ -92,4 +94,40 @@ export async function ask (c: RawConnection, path = '/'): Promise<{ pid: number,
   c.write(c.get(path))
   const res = await c.next()
   return { pid: (JSON.parse(res.body) as { pid: number }).pid, close: res.headers.connection === 'close' }
+}
+
+/**
+ * One GET on a raw socket (not a RawConnection: the test reads the head as the server wrote it);
+ * resolves with the response head, or how the connection ended.
+ */
+export function askHead (socket: net.Socket): Promise<string> {
+  return new Promise(resolve => {
+    if (socket.readableEnded || socket.destroyed) return resolve('closed by the server')
+    let head = ''
+    const onData = (chunk: Buffer): void => {
+      head += chunk
+      if (!head.includes('\r\n\r\n')) return
+      socket.removeListener('data', onData)
+      resolve(head)
+    }
+    socket.on('data', onData)
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`))
+    socket.once('end', () => resolve(head === '' ? 'closed by the server' : head))
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
+  })
+}
+
+/**
+ * A connection that a server of the test's own accepted, standing for one received from another
+ * process: `socket` is the accepted end, `client` the other. The client closes at the test's end.
+ */
+export async function foreignConnection (t: Test, options: net.ServerOpts = {}): Promise<{ socket: net.Socket, client: RawConnection }> {
+  const server = net.createServer(options)
+  await once(server.listen(0, '127.0.0.1'), 'listening')
+  const accepted = once(server, 'connection')
+  const client = await connect((server.address() as net.AddressInfo).port)
+  t.teardown(() => client.close())
+  const [socket] = await accepted as [net.Socket]
+  server.close()
+  return { socket, client }
 }

@@ -8,23 +8,7 @@ import net from 'node:net'
 import t, { type Test } from 'tap'
 import { CloseSpread } from '../../lib/close-spread'
 import { drain, trackConnections } from '../../lib/drain'
-
-/** One request on a raw connection; resolves with the response head, or how it ended. */
-function ask (socket: net.Socket): Promise<string> {
-  return new Promise(resolve => {
-    if (socket.readableEnded || socket.destroyed) return resolve('closed by the server')
-    let head = ''
-    const onData = (chunk: Buffer): void => {
-      head += chunk
-      if (!head.includes('\r\n\r\n')) return
-      socket.removeListener('data', onData)
-      resolve(head)
-    }
-    socket.on('data', onData)
-    socket.once('end', () => resolve(head === '' ? 'closed by the server' : head))
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  })
-}
+import { askHead as ask } from '../helpers/raw-http'
 
 async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')) {
   const server = http.createServer(handler)

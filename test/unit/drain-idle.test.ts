@@ -6,24 +6,7 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { drain, trackConnections } from '../../lib/drain'
-
-/** One request on a raw connection; resolves with the response head, or the error. */
-function ask (socket: net.Socket): Promise<string> {
-  return new Promise(resolve => {
-    if (socket.readableEnded || socket.destroyed) return resolve('closed by the server')
-    let head = ''
-    const onData = (chunk: Buffer): void => {
-      head += chunk
-      if (!head.includes('\r\n\r\n')) return
-      socket.removeListener('data', onData)
-      resolve(head)
-    }
-    socket.on('data', onData)
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`))
-    socket.once('end', () => resolve(head === '' ? 'closed by the server' : head))
-    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  })
-}
+import { askHead as ask } from '../helpers/raw-http'
 
 t.test('a client that pauses within idleGrace is answered with Connection: close; one idle past it is closed', async t => {
   const server = http.createServer((_req, res) => res.end('ok'))

@@ -12,7 +12,7 @@ import { ConnectionRelay, isStreamHandle, type StreamHandle } from '../../lib/ha
 import { socketOnHandle } from '../../lib/node-internals'
 import { viaSupervisor } from '../../lib/via-supervisor'
 import type { Logger } from '../../lib/log'
-import { connect } from '../helpers/raw-http'
+import { foreignConnection, type RawConnection } from '../helpers/raw-http'
 
 function logger (): { log: Logger, warnings: Array<Record<string, unknown>> } {
   const warnings: Array<Record<string, unknown>> = []
@@ -82,13 +82,7 @@ t.test('a raw stream handle is told from a socket and from anything else', async
   const server = http.createServer((_req, res) => res.end('wrapped'))
   await once(server.listen(0, '127.0.0.1'), 'listening')
   t.teardown(() => { server.closeAllConnections(); server.close() })
-  const other = net.createServer({ pauseOnConnect: true })
-  await once(other.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => other.close())
-  const accepted = once(other, 'connection')
-  const c = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => c.close())
-  const [socket] = await accepted as [net.Socket & { _handle: unknown }]
+  const { socket, client: c } = await foreignConnection(t, { pauseOnConnect: true }) as { socket: net.Socket & { _handle: unknown }, client: RawConnection }
   const handle = socket._handle
   t.ok(isStreamHandle(handle), 'a TCP wrap is a raw stream handle')
   t.notOk(isStreamHandle(socket), 'a net.Socket is not')

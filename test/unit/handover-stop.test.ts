@@ -4,7 +4,6 @@
 // has closed that socket. The same with real processes: test/e2e/socket-activation.test.ts.
 import { EventEmitter, once } from 'node:events'
 import http from 'node:http'
-import net from 'node:net'
 import t from 'tap'
 import { MANIFEST_VERSION } from '../../lib/manifest'
 import { boundAddress, createServerHandle } from '../../lib/node-internals'
@@ -12,7 +11,7 @@ import { resolveOptions } from '../../lib/options'
 import { MANIFEST_ENV, SUPERVISOR_ENV } from '../../lib/protocol'
 import { Upgrader } from '../../lib/upgrader'
 import { fakeLogger, fakeSelf } from '../helpers/fake-process'
-import { connect } from '../helpers/raw-http'
+import { foreignConnection } from '../helpers/raw-http'
 
 t.test('a connection handed over after the drain has closed the listening socket is served by the drain, not reset', async t => {
   // the socket the supervisor holds, bound (not listening): the app's server listens on its fd,
@@ -42,21 +41,13 @@ t.test('a connection handed over after the drain has closed the listening socket
   t.equal(upgrader.state, 'draining')
 
   // the previous generation's connection, its request not read yet, relayed by the supervisor
-  const other = net.createServer()
-  await once(other.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => other.close())
-  const accepted = once(other, 'connection')
-  const client = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => client.close())
-  const [socket] = await accepted as [net.Socket]
+  const { socket, client } = await foreignConnection(t)
   client.write(client.get('/'))
   ;(self.proc as unknown as EventEmitter).emit('message', { hotRestart: 'connection', socket: `127.0.0.1:${port}` }, socket)
   const answered = await client.next().then(response => response, (err: Error) => err)
   t.match(answered, { status: 200, body: 'adopted', headers: { connection: 'close' } }, 'its request is answered, with Connection: close')
-  const strayAccepted = once(other, 'connection')
-  const stray = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => stray.close())
-  ;(self.proc as unknown as EventEmitter).emit('message', { hotRestart: 'connection', socket: '127.0.0.1:1' }, (await strayAccepted)[0])
+  const { socket: straySocket, client: stray } = await foreignConnection(t)
+  ;(self.proc as unknown as EventEmitter).emit('message', { hotRestart: 'connection', socket: '127.0.0.1:1' }, straySocket)
   if (!stray.closed) await once(stray.socket, 'close')
   t.ok(stray.closed, 'one for a socket that no server here served is closed')
 

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { drain, trackConnections } from '../../lib/drain'
 import { adopt, atBoundary, canMove, Handover, isConnectionMessage, parserIdle, receiveConnections, type HandoverTarget } from '../../lib/handover'
-import { connect } from '../helpers/raw-http'
+import { connect, foreignConnection } from '../helpers/raw-http'
 
 async function serve (t: Test, handler: http.RequestListener = (_req, res) => res.end('ok')): Promise<{ server: http.Server, port: number }> {
   const server = http.createServer(handler)
@@ -90,14 +90,8 @@ t.test('a connection that cannot be sent (the successor has gone) is drained her
 
 t.test('the successor adopts a connection as if it had accepted it', async t => {
   const { server } = await serve(t, (_req, res) => res.end('adopted'))
-  const other = net.createServer()
-  await once(other.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => other.close())
   // a connection accepted by another server stands for one received from the predecessor
-  const accepted = once(other, 'connection')
-  const c = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => c.close())
-  const [socket] = await accepted as [net.Socket]
+  const { socket, client: c } = await foreignConnection(t)
   const connections = await new Promise<number>(resolve => server.getConnections((_err, n) => resolve(n)))
   adopt(server, socket)
   t.equal(await new Promise<number>(resolve => server.getConnections((_err, n) => resolve(n))), connections + 1, 'counted among the server\'s connections')
@@ -145,16 +139,7 @@ t.test('the successor takes a connection only from a connection message with its
   // a listener bound here (none inherited) is never a connection's destination
   const receiver = { draining: false, sockets: { listeners: [{ server: http.createServer() }, { server, inherited: entry }], listenerOf: () => undefined } }
   receiveConnections(proc, receiver, done)
-  const other = net.createServer()
-  await once(other.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => other.close())
-  const accept = async (): Promise<{ socket: net.Socket, client: Awaited<ReturnType<typeof connect>> }> => {
-    const accepted = once(other, 'connection')
-    const client = await connect((other.address() as net.AddressInfo).port)
-    t.teardown(() => client.close())
-    const [socket] = await accepted as [net.Socket]
-    return { socket, client }
-  }
+  const accept = () => foreignConnection(t)
   proc.emit('message', { hotRestart: 'ready' }, undefined)
   proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, undefined)
   const unknown = await accept()
@@ -185,13 +170,7 @@ t.test('a connection handed over just as this process begins to drain is served 
   const receiver = { draining: false, sockets: { listeners: [{ server, inherited: entry }], listenerOf: () => undefined } }
   const stop = receiveConnections(proc, receiver)
   t.teardown(stop)
-  const other = net.createServer()
-  await once(other.listen(0, '127.0.0.1'), 'listening')
-  t.teardown(() => other.close())
-  const accepted = once(other, 'connection')
-  const client = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => client.close())
-  const [socket] = await accepted as [net.Socket]
+  const { socket, client } = await foreignConnection(t)
   receiver.draining = true
   // this process has no connection of its own: its drain waits only for the predecessor
   let exited!: () => void
@@ -209,10 +188,8 @@ t.test('a connection handed over just as this process begins to drain is served 
   exited()
   const report = await draining
   t.equal(report.forced, 0, 'and ends once it has exited')
-  const acceptedLate = once(other, 'connection')
-  const late = await connect((other.address() as net.AddressInfo).port)
-  t.teardown(() => late.close())
-  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, (await acceptedLate)[0])
+  const { socket: lateSocket, client: late } = await foreignConnection(t)
+  proc.emit('message', { hotRestart: 'connection', socket: '127.0.0.1:3000' }, lateSocket)
   if (!late.closed) await once(late.socket, 'close')
   t.ok(late.closed, 'once the drain is over, a connection handed over is closed')
 })

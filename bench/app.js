@@ -93,14 +93,21 @@ async function hot () {
   app.hotRestart.onDrain(() => { report('draining'); endStreams() })
   // as a predecessor: from the signal to its successor's ready (it spawns the successor, which
   // boots), then from that ready to its own exit
-  diagnostics.subscribe('fastify-hot-restart:upgrade:start', () => loop.reset())
-  diagnostics.subscribe('fastify-hot-restart:upgrade:ready', () => {
-    const bootStallMs = longestStallMs()
+  let measuring = false
+  const untilExit = (bootStallMs) => {
+    if (measuring) return
+    measuring = true
     const cpuAtReady = cpuMs(process.pid)
     loop.reset()
     // synchronous: a small write to a connected unix socket goes out at once
     process.once('exit', () => report('exit', { cpuMs: cpuMs(process.pid) - cpuAtReady, stallMs: longestStallMs(), bootStallMs }))
-  })
+  }
+  diagnostics.subscribe('fastify-hot-restart:upgrade:start', () => loop.reset())
+  diagnostics.subscribe('fastify-hot-restart:upgrade:ready', () => untilExit(longestStallMs()))
+  // under `run` the supervisor spawns the successor: this process hears of the reload only when
+  // it is told to drain (its successor is ready), so its stall while the successor boots is not
+  // measured
+  diagnostics.subscribe('fastify-hot-restart:drain:start', () => untilExit(undefined))
   routes()
   await app.listen({ port: Number(process.env.PORT ?? 0), host: '127.0.0.1' })
   // as a successor: from its listen() to its predecessor's exit; until then this process

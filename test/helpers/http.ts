@@ -27,7 +27,7 @@ export type Polled<T> = Partial<T> & { error?: string }
 export interface Poller<T> {
   /** Every outcome, in order. */
   readonly outcomes: Array<Polled<T>>
-  /** Resolves with whether the newest outcome matches `done` (checked every 10 ms, for at most 60 s). */
+  /** Resolves with whether the newest outcome matches `done` (waits for one that does, at most 60 s). */
   until (done: (outcome: Polled<T>) => boolean): Promise<boolean>
   /** Resolves once `count` more outcomes have come (or 60 s have passed); returns them. */
   next (count: number): Promise<Array<Polled<T>>>
@@ -50,12 +50,22 @@ export function poll<T extends object> (port: number, clients = 2): Poller<T> {
     req.setTimeout(20_000, () => req.destroy(new Error('timed out')))
     req.on('error', err => resolve(failed((err as NodeJS.ErrnoException).code ?? err.message)))
   })
+  // each outcome wakes the waits (see wait)
+  const waits = new Set<() => void>()
   const running = Array.from({ length: clients }, async () => {
-    for (let i = 0; i < 50_000 && !stopped; i++) outcomes.push(await get())
+    for (let i = 0; i < 50_000 && !stopped; i++) {
+      outcomes.push(await get())
+      for (const wake of waits) wake()
+    }
   })
-  const wait = async (done: () => boolean): Promise<void> => {
-    for (let i = 0; i < 6000 && !done(); i++) await new Promise(resolve => setTimeout(resolve, 10))
-  }
+  /** Resolves once `done()` holds after an outcome, or after 60 s. */
+  const wait = (done: () => boolean): Promise<void> => new Promise(resolve => {
+    if (done()) return resolve()
+    const end = (): void => { clearTimeout(timer); waits.delete(wake); resolve() }
+    const wake = (): void => { if (done()) end() }
+    const timer = setTimeout(end, 60_000)
+    waits.add(wake)
+  })
   return {
     outcomes,
     async until (done) {

@@ -5,6 +5,7 @@
 import http from 'node:http'
 import type net from 'node:net'
 import t from 'tap'
+import { PACE } from '../helpers/load'
 import { ask, connect, type RawConnection } from '../helpers/raw-http'
 import { exitLine } from '../helpers/log-lines'
 import { portOf, predecessorGone, startSupervisor } from '../helpers/supervisor'
@@ -49,17 +50,18 @@ for (const workers of [1, 2]) {
     t.teardown(() => { for (const c of idle) c.close() })
     for (const c of idle) t.ok(serving.includes((await ask(c)).pid), 'answered by generation 1')
 
-    // 5 clients in closed loops on a pool of 5 kept-alive connections
+    // 5 clients on a pool of 5 kept-alive connections, one request each per PACE ms
     const { agent, opened } = countingAgent(5)
     t.teardown(() => agent.destroy())
     let running = true
     const failures: string[] = []
     let answered = 0
     const loops = Array.from({ length: 5 }, async () => {
-      while (running) {
+      for (let i = 0; i < 50_000 && running; i++) {
         const r = await get(port, agent)
         if (r.failed !== undefined) failures.push(r.failed)
         else answered++
+        await new Promise(resolve => setTimeout(resolve, PACE))
       }
     })
     while (answered < 50) await new Promise(resolve => setTimeout(resolve, 10))

@@ -9,6 +9,7 @@ import http from 'node:http'
 import t, { type Test } from 'tap'
 import { fixture, startApp } from '../helpers/app'
 import { request } from '../helpers/http'
+import { PACE } from '../helpers/load'
 import { on, exitLine, type LogLine } from '../helpers/log-lines'
 import { portOf, startSupervisor } from '../helpers/supervisor'
 
@@ -35,11 +36,14 @@ function get (port: number, path: string, agent: http.Agent | false): Promise<Ou
   })
 }
 
-/** `clients` loops of requests on a keep-alive pool, until `until()`. */
+/** `clients` loops of requests on a keep-alive pool, one per PACE ms each, until `until()`. */
 async function load (port: number, clients: number, path: string, agent: http.Agent | false, until: () => boolean, out: Outcome[]): Promise<void> {
   await Promise.all(Array.from({ length: clients }, async () => {
     // bounded: 20,000 requests per loop at most
-    for (let i = 0; i < 20_000 && !until(); i++) out.push(await get(port, path, agent))
+    for (let i = 0; i < 20_000 && !until(); i++) {
+      out.push(await get(port, path, agent))
+      await new Promise(resolve => setTimeout(resolve, PACE))
+    }
   }))
 }
 

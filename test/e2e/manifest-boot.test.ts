@@ -28,13 +28,19 @@ async function bootWith (t: Test, manifest: unknown, fd3: number | 'ignore' = 'i
   })
   child.stdout!.on('data', d => {
     output += d
-    // a process that boots fine is stopped once it is ready
-    if (String(d).includes('hot-restart: ready')) child.kill('SIGTERM')
+    // a process that boots fine is stopped once it is ready, its predecessor gone first (the
+    // channel closed, as when a predecessor exits): else its drain would wait, until
+    // drainTimeout, for connections that this predecessor could still hand it
+    if (String(d).includes('hot-restart: ready')) {
+      if (child.connected) child.disconnect()
+      child.kill('SIGTERM')
+    }
   })
   child.stderr!.on('data', d => { output += d })
   t.teardown(() => { child.kill('SIGKILL') })
-  // 'close', not 'exit': the output may still be on its way when the process has exited
-  const [code] = await once(child, 'close')
+  // the exit and the end of both outputs (which may still be on their way when the process has
+  // exited): not 'close', which Node does not emit once this side has disconnected the channel
+  const [[code]] = await Promise.all([once(child, 'exit'), once(child.stdout!, 'end'), once(child.stderr!, 'end')])
   return { code, output, reported }
 }
 
@@ -115,7 +121,8 @@ t.test('a unix socket in the manifest is served by a listen on its path', async 
   // this process accepts on the socket too, and would leave a request unanswered: stop it
   server.close()
   const body = await new Promise<string>((resolve, reject) => {
-    http.get({ socketPath: path, path: '/' }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
+    // a connection of its own (no keep-alive pool): the stop below need not wait for it to idle out
+    http.get({ socketPath: path, path: '/', agent: false }, r => { let b = ''; r.on('data', c => { b += c }); r.on('end', () => resolve(b)) }).on('error', reject)
   })
   t.match(JSON.parse(body), { generation: 2 })
   child.kill('SIGTERM')

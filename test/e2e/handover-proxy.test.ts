@@ -49,6 +49,8 @@ for (const [name, start] of proxies) {
     t.same({ ...warm.failures, ...outcome.failures }, {}, `0 failed requests (${warm.ok + outcome.ok} answered), no 502 or 504`)
     t.notMatch(proxy.log(), /upstream|failed|reset|refused/i, `${name} logged no upstream error`)
     t.comment(`${name}: ${outcome.ok} requests during 3 reloads, by pid ${JSON.stringify(outcome.byPid)}`)
+    // the proxy first (its pool's connections close), so that the stop does not wait idleGrace for them
+    await proxy.stop()
     await app.stop(pid)
   })
 }

@@ -22,6 +22,8 @@ t.test('an idle kept-alive connection moves: its next requests are answered by t
   t.notOk(c.closed, 'the connection stayed open')
 
   await predecessorGone(app, successorPid)
+  // closed first, so that the stop does not wait idleGrace for it
+  c.close()
   await app.stop(successorPid)
 })
 
@@ -44,6 +46,8 @@ t.test('requests in flight and pipelined when the drain starts are answered by t
   t.same(await ask(c), { pid: successorPid, close: false }, 'the next request: the successor, on the same connection')
   t.notOk(c.closed)
   await predecessorGone(app, successorPid)
+  // closed first, so that the stop does not wait idleGrace for it
+  c.close()
   await app.stop(successorPid)
 })
 
@@ -63,5 +67,7 @@ t.test('a request half sent when the drain starts is answered once, by the prede
   t.same(await ask(c), { pid: successorPid, close: false }, 'one answer per request')
   t.notOk(c.closed)
   await predecessorGone(app, successorPid)
+  // closed first, so that the stop does not wait idleGrace for it
+  c.close()
   await app.stop(successorPid)
 })

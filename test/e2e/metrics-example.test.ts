@@ -42,6 +42,8 @@ t.test('the metrics example counts reloads and moved connections across generati
   t.match(text, /^fastify_hot_restart_connections_moved_total 2$/m, 'the connection moved twice (the drains ended after their successors served)')
   t.match(text, /^fastify_hot_restart_last_reload_seconds 0\.\d+|^fastify_hot_restart_last_reload_seconds [1-9]/m, 'the last reload took some time')
   t.match(text, /^fastify_hot_restart_failed_reloads_total 0$/m)
+  // closed first, so that the stop does not wait idleGrace for it
+  c.close()
   process.kill(pid, 'SIGTERM')
   await waitFor(on('exit', { pid }), 'the last generation to exit', 0, 60000)
 })

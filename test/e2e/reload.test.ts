@@ -70,6 +70,8 @@ t.test('without connectionHandover, a request in flight on a kept-alive socket w
   const next = await request(app.port, '/', { agent })
   t.equal(next.body.pid, successorPid, 'the next request on the same agent reaches the successor')
   await predecessorGone(app, successorPid)
+  // its socket closed first, so that the stop does not wait idleGrace for it
+  agent.destroy()
   await app.stop(successorPid)
 })
 
